@@ -1,0 +1,32 @@
+# Two entry points do the whole set-up on a fresh machine (see README):
+#   make demo   -> virtual env, CPU torch unless one is present, dcpt, then `dcpt demo`
+#   make test   -> the same set-up, then the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Override to pick another torch build, e.g. `make setup TORCH_SPEC="torch==2.5.1"`.
+TORCH_SPEC ?= torch==2.13.0
+DEMO_ARGS ?=
+
+.PHONY: setup demo test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first: if a torch is already importable (a GPU user's own build), keep it; otherwise install
+# the pinned CPU build so that the loose `torch>=2.1` requirement below pulls nothing more.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/dcpt demo $(DEMO_ARGS)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -1,0 +1,68 @@
+"""The `dcpt` command.
+
+Each sub-command lives in its own module under `dcpt.cli` exposing `add_parsers(subparsers)`,
+which adds its parser(s) and sets `run=<function(args) -> int>` as a default. Modules import torch and friends inside `run`, so `dcpt --help` stays fast.
+User mistakes (`DcptError`) become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+from .. import __version__
+from ..errors import DcptError
+
+# name -> module; the order is the order of `dcpt --help`.
+COMMANDS = {
+    "demo": "dcpt.cli.demo",
+    "degrade": "dcpt.cli.degrade",
+    "make-dataset": "dcpt.cli.make_dataset",
+    "pretrain": "dcpt.cli.train",
+    "finetune": "dcpt.cli.train",
+    "evaluate": "dcpt.cli.evaluate",
+    "restore": "dcpt.cli.restore",
+    "classify": "dcpt.cli.classify",
+    "analyse": "dcpt.cli.analyse",
+    "info": "dcpt.cli.info",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dcpt",
+        description="Universal image restoration pre-training (DCPT, MaskDCPT), fine-tuning and evaluation.",
+    )
+    parser.add_argument("--version", action="version", version=f"dcpt {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in dict.fromkeys(COMMANDS.values()):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # command not built yet
+        module.add_parsers(sub)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        return int(args.run(args) or 0)
+    except DcptError as exc:
+        print(f"dcpt: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dcpt: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

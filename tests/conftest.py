@@ -1,0 +1,34 @@
+"""Shared test fixtures: small deterministic images, and the slow / gpu markers."""
+
+import numpy as np
+import pytest
+import torch
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_slow = pytest.mark.skip(reason="slow: pass --runslow to run")
+    skip_gpu = pytest.mark.skip(reason="no CUDA device")
+    for item in items:
+        if "slow" in item.keywords and not config.getoption("--runslow"):
+            item.add_marker(skip_slow)
+        if "gpu" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def images():
+    """A batch of 4 smooth-plus-texture RGB images, 3 x 48 x 64, in [0, 1] (float32)."""
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 48), torch.linspace(0, 1, 64), indexing="ij")
+    base = torch.stack([xx, yy, (xx + yy) / 2])[None].repeat(4, 1, 1, 1)
+    texture = torch.rand(4, 3, 48, 64, generator=g) * 0.3
+    return (0.15 + 0.6 * base + texture).clamp(0, 1)

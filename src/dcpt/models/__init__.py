@@ -1,0 +1,19 @@
+"""Restoration architectures, the degradation classifier and checkpoints.
+
+Contract of every restoration net (see docs/architecture.md):
+``net(x) -> y`` for any H x W; ``net.features(x) -> list[Tensor]`` (full resolution first);
+``net.feature_channels``; ``net.forward_masked(x, mask) -> (y, features)``; ``net.mask_patch_size``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .registry import ARCHS, PRESETS, build_arch, create_model, list_models, register_arch, register_model  # noqa: F401
+
+for _module in ("nafnet", "restormer", "swinir", "promptir", "classifier", "checkpoint", "masking"):
+    try:
+        importlib.import_module(f"{__name__}.{_module}")
+    except ModuleNotFoundError as _exc:  # not written yet
+        if _exc.name != f"{__name__}.{_module}":
+            raise

@@ -48,19 +48,20 @@ def _stages(name_or_mixture, level) -> List[Tuple[DegradationSpec, object]]:
     return stages
 
 
-def apply(name_or_mixture, img: Tensor, level=None, generator: torch.Generator = None) -> Tensor:
+def apply(name_or_mixture, img: Tensor, level=None, generator: torch.Generator = None, seeds=None) -> Tensor:
     """Degrade `img` (``B x 3 x H x W`` or ``3 x H x W``, in [0, 1]) and return a new image.
 
     `name_or_mixture` is a registered name or alias, a mixture string ``"a:1,b:2"`` or a list of
     ``(name, level)`` applied in order. `level` (scalar or one per sample) is used with a bare name.
-    `generator` seeds the randomness; the same seed gives the same bytes on CPU.
+    `generator` seeds the randomness; the same seed gives the same bytes on CPU. `seeds` (one int per
+    image) replaces it where each image's randomness must be replayable on its own.
     """
     squeeze = isinstance(img, Tensor) and img.ndim == 3
     x = check_image(img[None] if squeeze else img)
     stages = _stages(name_or_mixture, level)
     batch, device = x.shape[0], x.device
     levels = [as_levels(spec, lv, batch, device) for spec, lv in stages]
-    gens = sample_generators(batch, device, generator)
+    gens = sample_generators(batch, device, generator, seeds)
     out = x
     for (spec, _), lv in zip(stages, levels):
         out = spec.fn(out, lv, gens).clamp_(0.0, 1.0)

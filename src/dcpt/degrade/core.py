@@ -116,9 +116,17 @@ def as_levels(spec: DegradationSpec, level: object, batch: int, device: torch.de
 # ----------------------------------------------------------------------------- per-sample randomness
 
 
-def sample_generators(batch: int, device: torch.device, generator: torch.Generator = None) -> List[torch.Generator]:
-    """One generator per sample, seeded by one draw each from `generator` (or torch's global RNG)."""
-    seeds = torch.randint(0, 2**62, (batch,), generator=generator, dtype=torch.int64).tolist()
+def sample_generators(
+    batch: int, device: torch.device, generator: torch.Generator = None, seeds: Sequence[int] = None
+) -> List[torch.Generator]:
+    """One generator per sample: from explicit `seeds`, else one draw each from `generator` (or torch's
+    global RNG). Explicit seeds let a data set record and replay each pair exactly."""
+    if seeds is None:
+        seeds = torch.randint(0, 2**62, (batch,), generator=generator, dtype=torch.int64).tolist()
+    else:
+        seeds = [int(s) for s in torch.as_tensor(seeds).flatten().tolist()]
+        if len(seeds) != batch:
+            raise DcptError(f"expected {batch} seeds, one per image, got {len(seeds)}")
     dev = torch.device(device)
     return [torch.Generator(device=dev).manual_seed(s) for s in seeds]
 

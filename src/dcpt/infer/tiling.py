@@ -1,0 +1,153 @@
+"""Restore an image of any size tile by tile, with bounded memory and no seams.
+
+Why tiles: a restoration U-Net holds several full-resolution feature maps per block, so a 4K image
+needs tens of GB in one forward pass. Cut into overlapping tiles, the peak memory depends on the tile
+size only; the output and a weight map are accumulated in two preallocated buffers.
+
+How tiles are placed and blended: tiles start every ``tile - overlap`` pixels and the last tile of a
+row or column is moved back so that it ends exactly on the image border (no padding, so no padding
+artefacts). Each tile's output is multiplied by a separable window and added to the output buffer;
+the buffer is divided by the summed window at the end. Along an edge shared with another tile the
+window is zero for the first ``overlap // 4`` pixels (where the tile lacked context), rises as a
+raised cosine over the middle half of the overlap and is one beyond; along an image border it is one,
+so it never vanishes there. Every pixel therefore has a positive total weight.
+
+Exactness: a network whose receptive-field radius is at most ``overlap // 4`` pixels (pure
+convolutions, no global pooling or attention over the whole image) gives the whole-image result to
+float precision.
+
+Networks with global operations: NAFNet's simplified channel attention (and PromptIR's prompt
+pooling, Restormer's transposed attention) average over the whole input. Tiled, each tile computes
+its own statistics, so tiles of very different content (sky versus foliage) are restored a little
+differently; the smooth window hides seams but the result differs slightly from the whole-image one.
+Two remedies: whole-image mode (``tile=None``) when memory allows, or NAFNet's TLC conversion
+(``dcpt.models.nafnet.local_pooling``), which replaces the global average by a local window of the
+training size so that tiled and whole-image inference both see training-sized statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator, List, Optional, Tuple
+
+import torch
+from torch import nn
+
+from ..errors import DcptError
+
+ProgressFn = Callable[[int, int], None]
+
+
+def tile_starts(size: int, tile: int, overlap: int) -> List[int]:
+    """Start offsets along one axis of `size` pixels; the last tile ends on the border."""
+    if size <= tile:
+        return [0]
+    stride = tile - overlap
+    starts = list(range(0, size - tile, stride))
+    starts.append(size - tile)
+    return starts
+
+
+def edge_window(length: int, overlap: int, ramp_start: bool, ramp_end: bool) -> torch.Tensor:
+    """1-D blending weights for a tile of `length` pixels; ramps only on edges shared with a neighbour."""
+    weights = torch.ones(length, dtype=torch.float32)
+    margin = overlap // 4
+    ramp_len = max(overlap - 2 * margin, 1)
+    positions = torch.arange(length, dtype=torch.float32)
+    rising = ((positions - margin + 0.5) / ramp_len).clamp(0.0, 1.0)
+    rising = 0.5 - 0.5 * torch.cos(math.pi * rising)
+    if ramp_start:
+        weights = weights * rising
+    if ramp_end:
+        weights = weights * rising.flip(0)
+    return weights
+
+
+def count_tiles(height: int, width: int, tile: Optional[int], overlap: int = 32) -> int:
+    """How many forward tiles `restore_tiled` runs for an image of `height` x `width` pixels."""
+    if not tile or (height <= tile and width <= tile):
+        return 1
+    return len(tile_starts(height, tile, overlap)) * len(tile_starts(width, tile, overlap))
+
+
+def _check_args(img: torch.Tensor, tile: Optional[int], overlap: int, batch: int) -> None:
+    if img.ndim != 4:
+        raise DcptError(f"expected a B x C x H x W image tensor, got shape {tuple(img.shape)}")
+    if tile and tile < 1:
+        raise DcptError(f"tile must be a positive number of pixels (or 0 for whole-image mode), got {tile}")
+    if overlap < 0 or (tile and overlap >= tile):
+        raise DcptError(f"overlap must be in [0, tile), got overlap={overlap} with tile={tile}")
+    if batch < 1:
+        raise DcptError(f"batch must be at least 1 tile per forward pass, got {batch}")
+
+
+def _net_device(net: nn.Module, fallback: torch.device) -> torch.device:
+    for param in net.parameters():
+        return param.device
+    return fallback
+
+
+def _tile_boxes(height: int, width: int, tile: int, overlap: int) -> Iterator[Tuple[int, int, int, int]]:
+    tile_h, tile_w = min(tile, height), min(tile, width)
+    for top in tile_starts(height, tile, overlap):
+        for left in tile_starts(width, tile, overlap):
+            yield top, left, tile_h, tile_w
+
+
+def restore_tiled(
+    net: nn.Module,
+    img: torch.Tensor,
+    tile: Optional[int] = 512,
+    overlap: int = 32,
+    batch: int = 1,
+    progress: Optional[ProgressFn] = None,
+) -> torch.Tensor:
+    """Run `net` over `img` (B x 3 x H x W, [0, 1]) tile by tile and blend the tiles without seams.
+
+    `tile` and `overlap` are in pixels; `tile=None` or 0, or an image that fits in one tile, runs the
+    whole image at once. `batch` tiles go through the network per forward pass. Tiles are moved to
+    the network's device and their outputs back to `img`'s device, so a large image may stay on the
+    CPU while a GPU restores it. `progress(done, total)` is called after every forward pass with the
+    number of tiles finished so far. The output is not clamped: callers clamp before quantising.
+    See the module docstring for the effect of tiling on networks with global pooling (NAFNet).
+    """
+    _check_args(img, tile, overlap, batch)
+    height, width = img.shape[-2:]
+    device = _net_device(net, img.device)
+    total = count_tiles(height, width, tile, overlap)
+    with torch.inference_mode():
+        if total == 1:
+            out = net(img.to(device)).to(img.device)
+            if progress is not None:
+                progress(1, 1)
+            return out
+        return _blend_tiles(net, img, tile, overlap, batch, device, total, progress)
+
+
+def _blend_tiles(net, img, tile, overlap, batch, device, total, progress) -> torch.Tensor:
+    height, width = img.shape[-2:]
+    out: Optional[torch.Tensor] = None
+    weight_sum = torch.zeros(1, 1, height, width, dtype=torch.float32, device=img.device)
+    boxes = list(_tile_boxes(height, width, tile, overlap))
+    done = 0
+    for first in range(0, len(boxes), batch):
+        group = boxes[first:first + batch]
+        crops = [img[..., t:t + th, l:l + tw] for t, l, th, tw in group]
+        results = net(torch.cat(crops).to(device)).to(img.device).float()
+        if out is None:
+            out = torch.zeros(img.shape[0], results.shape[1], height, width, dtype=torch.float32, device=img.device)
+        for index, (top, left, tile_h, tile_w) in enumerate(group):
+            window = _window_2d(top, left, tile_h, tile_w, height, width, overlap).to(img.device)
+            result = results[index * img.shape[0]:(index + 1) * img.shape[0]]
+            out[..., top:top + tile_h, left:left + tile_w] += result * window
+            weight_sum[..., top:top + tile_h, left:left + tile_w] += window
+        done += len(group)
+        if progress is not None:
+            progress(done, total)
+    return out / weight_sum
+
+
+def _window_2d(top, left, tile_h, tile_w, height, width, overlap) -> torch.Tensor:
+    rows = edge_window(tile_h, overlap, ramp_start=top > 0, ramp_end=top + tile_h < height)
+    cols = edge_window(tile_w, overlap, ramp_start=left > 0, ramp_end=left + tile_w < width)
+    return rows[:, None] * cols[None, :]

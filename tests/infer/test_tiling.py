@@ -1,0 +1,111 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from dcpt.errors import DcptError
+from dcpt.infer.tiling import count_tiles, edge_window, restore_tiled, tile_starts
+
+
+def conv_net(layers: int = 3, seed: int = 0) -> nn.Module:
+    """A pure 3x3 conv net (no global op): receptive-field radius = `layers` pixels."""
+    torch.manual_seed(seed)
+    blocks = []
+    for index in range(layers):
+        blocks.append(nn.Conv2d(3 if index == 0 else 8, 3 if index == layers - 1 else 8, 3, padding=1))
+        if index < layers - 1:
+            blocks.append(nn.GELU())
+    return nn.Sequential(*blocks).eval()
+
+
+class Constant(nn.Module):
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x):
+        return torch.full_like(x, self.value)
+
+
+def psnr_db(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = torch.mean((a.clamp(0, 1) - b.clamp(0, 1)) ** 2).item()
+    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
+
+
+@pytest.mark.parametrize("size", [(37, 53), (64, 64), (29, 100), (101, 33)])
+def test_tiled_equals_whole_image_for_a_local_net(size):
+    net = conv_net(layers=3)  # radius 3 <= overlap // 4 = 4
+    img = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(1))
+    whole = net(img).detach()
+    tiled = restore_tiled(net, img, tile=24, overlap=16, batch=3)
+    assert tiled.shape == whole.shape
+    assert (tiled - whole).abs().max().item() < 1e-4
+
+
+def test_image_smaller_than_a_tile_is_one_forward_pass():
+    net = conv_net()
+    img = torch.rand(1, 3, 17, 23)
+    calls = []
+    out = restore_tiled(net, img, tile=64, overlap=8, progress=lambda done, total: calls.append((done, total)))
+    assert torch.allclose(out, net(img).detach())
+    assert calls == [(1, 1)]
+
+
+@pytest.mark.parametrize("tile", [None, 0])
+def test_whole_image_mode(tile):
+    net = conv_net()
+    img = torch.rand(1, 3, 40, 50)
+    assert torch.equal(restore_tiled(net, img, tile=tile), net(img).detach())
+
+
+def test_blending_weights_sum_to_one_everywhere():
+    img = torch.rand(1, 3, 77, 131)
+    out = restore_tiled(Constant(0.375), img, tile=32, overlap=12, batch=2)
+    assert torch.allclose(out, torch.full_like(out, 0.375), atol=1e-6)
+
+
+def test_progress_counts_every_tile_and_matches_count_tiles():
+    img = torch.rand(1, 3, 50, 70)
+    calls = []
+    restore_tiled(Constant(0.5), img, tile=20, overlap=4, batch=4, progress=lambda d, t: calls.append((d, t)))
+    total = count_tiles(50, 70, 20, 4)
+    assert total == len(tile_starts(50, 20, 4)) * len(tile_starts(70, 20, 4))
+    assert calls[-1] == (total, total)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_tile_starts_cover_the_axis_and_end_on_the_border():
+    for size, tile, overlap in [(100, 32, 8), (33, 32, 8), (64, 32, 0), (1000, 512, 32)]:
+        starts = tile_starts(size, tile, overlap)
+        assert starts[0] == 0 and starts[-1] + tile == size
+        assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
+
+
+def test_window_is_one_at_image_borders_and_ramps_smoothly_inside():
+    window = edge_window(32, 16, ramp_start=True, ramp_end=False)
+    assert window[-1] == 1 and window[0] == 0
+    assert torch.all(window[1:] >= window[:-1])
+    assert torch.all(edge_window(32, 16, ramp_start=False, ramp_end=False) == 1)
+
+
+def test_tiling_keeps_channel_attention_close(capsys):
+    """A global-pooling net (like NAFNet's SCA) tiled differs a little; report the PSNR."""
+
+    class GlobalGain(nn.Module):
+        def forward(self, x):
+            return x * (0.5 + x.mean(dim=(-2, -1), keepdim=True))
+
+    img = torch.rand(1, 3, 96, 96)
+    whole = GlobalGain()(img)
+    tiled = restore_tiled(GlobalGain(), img, tile=48, overlap=16)
+    value = psnr_db(tiled, whole)
+    assert math.isfinite(value) and value > 25
+
+
+def test_bad_arguments_raise_one_line_errors():
+    img = torch.rand(1, 3, 16, 16)
+    with pytest.raises(DcptError, match="overlap"):
+        restore_tiled(Constant(0.0), img, tile=8, overlap=8)
+    with pytest.raises(DcptError, match="B x C x H x W"):
+        restore_tiled(Constant(0.0), img[0], tile=8, overlap=2)

@@ -1,0 +1,77 @@
+"""Building blocks shared by several architectures (and the classifier)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class LayerNorm2d(nn.Module):
+    """Layer normalisation over the channels of each pixel of a `B x C x H x W` map.
+
+    Statistics are per pixel (mean and biased variance over C), so a pixel's output never depends on
+    other pixels: masked positions cannot leak into visible ones through this norm. Parameters
+    `weight` and `bias` have shape `(C,)`, the layout of NAFNet's and DCPT's releases.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(1, keepdim=True)
+        var = (x - mean).pow(2).mean(1, keepdim=True)
+        x = (x - mean) * torch.rsqrt(var + self.eps)
+        return x * self.weight[:, None, None] + self.bias[:, None, None]
+
+
+class SimpleGate(nn.Module):
+    """NAFNet's activation: split the channels in two halves and multiply them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        return a * b
+
+
+class LocalAvgPool2d(nn.Module):
+    """Average over a `kernel` window around each pixel (stride 1), edges replicated back to size.
+
+    TLC (Chu et al. 2022, "Revisiting global statistics aggregation"): a net trained with global
+    pooling on 256 x 256 crops sees different statistics on a full-size test image; pooling over a
+    window of the training extent at test time removes that gap. Falls back to the global mean when
+    the window covers the whole map.
+    """
+
+    def __init__(self, kernel: tuple):
+        super().__init__()
+        self.kernel = tuple(int(k) for k in kernel)
+
+    def extra_repr(self) -> str:
+        return f"kernel={self.kernel}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        kh, kw = min(self.kernel[0], h), min(self.kernel[1], w)
+        if kh >= h and kw >= w:
+            return x.mean((2, 3), keepdim=True)
+        out = F.avg_pool2d(x, (kh, kw), stride=1)
+        dh, dw = h - out.shape[-2], w - out.shape[-1]
+        return F.pad(out, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2), mode="replicate")
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int, mode: str = "reflect") -> torch.Tensor:
+    """Pad the bottom and right of `x` so that H and W are multiples of `multiple`.
+
+    Reflect padding (the official test protocol of DCPT) needs the pad to be smaller than the
+    image; tiny images fall back to replicate padding.
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return x
+    if mode == "reflect" and (ph >= h or pw >= w):
+        mode = "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)

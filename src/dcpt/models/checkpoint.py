@@ -1,0 +1,187 @@
+"""dcpt checkpoints: one safetensors file that rebuilds the network (and classifier) by itself.
+
+Layout: the net's tensors under their official names (unprefixed), the classifier's under
+`classifier.`, and in the safetensors metadata one JSON header under the key `dcpt`::
+
+    {"format": "dcpt", "version": 1, "arch": "nafnet", "arch_config": {...}, "preset": "nafnet-5d",
+     "classifier": {"feature_channels": [...], "num_classes": 5, ...}, "class_names": [...],
+     "step": 1000, "meta": {...free-form...}}
+
+No pickle is involved, so loading can run no code. BasicSR `.pth` files (the official releases) are
+read by `import_basicsr` with `torch.load(weights_only=True)`; `load_checkpoint` and `load_bundle`
+accept both and tell them apart by content, not by file name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError, DcptError
+from .registry import ARCHS, PRESETS, build_arch
+
+FORMAT = "dcpt"
+VERSION = 1
+HEADER_KEY = "dcpt"
+CLASSIFIER_PREFIX = "classifier."
+
+
+@dataclass
+class Bundle:
+    """What a checkpoint holds: the net, the classifier (or None), class names (or None) and the
+    header (`arch`, `arch_config`, `preset`, `step`, `meta`, ...)."""
+
+    net: nn.Module
+    classifier: Optional[nn.Module] = None
+    class_names: Optional[List[str]] = None
+    meta: Dict = field(default_factory=dict)
+
+
+def save_checkpoint(
+    model: nn.Module,
+    path,
+    *,
+    classifier: Optional[nn.Module] = None,
+    class_names: Optional[List[str]] = None,
+    **meta,
+) -> Path:
+    """Write `model` (built by `create_model`), optionally with its classifier, atomically to `path`.
+
+    `step` in `meta` is stored at the top level; any other keyword goes to the free-form `meta`
+    (JSON; other values are stored as strings).
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if not hasattr(model, "arch_name"):
+        raise DcptError("cannot save a model that was not built by dcpt.models.create_model (it has no arch_name)")
+    header = {"format": FORMAT, "version": VERSION, "arch": model.arch_name, "arch_config": model.arch_config}
+    if getattr(model, "preset_name", None):
+        header["preset"] = model.preset_name
+    tensors = _plain(model.state_dict())
+    if classifier is not None:
+        header["classifier"] = classifier.config
+        tensors.update(_plain(classifier.state_dict(), CLASSIFIER_PREFIX))
+    if class_names is not None:
+        header["class_names"] = [str(n) for n in class_names]
+    if "step" in meta:
+        header["step"] = int(meta.pop("step"))
+    header["meta"] = meta
+    metadata = {HEADER_KEY: json.dumps(header, default=str)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path, arch: Optional[str] = None, map_location="cpu") -> nn.Module:
+    """The network of a dcpt checkpoint or a BasicSR `.pth` (which needs `arch`), loaded strictly."""
+    return load_bundle(path, arch=arch, map_location=map_location).net
+
+
+def load_bundle(path, arch: Optional[str] = None, map_location="cpu") -> Bundle:
+    """Everything in a checkpoint. For a dcpt file `arch`, if given, must match what it holds;
+    for a BasicSR `.pth` it is required (a preset such as `nafnet-5d`, or a family)."""
+    path = Path(path)
+    kind = _sniff(path)
+    if kind == "torch":
+        from .import_basicsr import load_basicsr
+
+        return Bundle(net=load_basicsr(path, arch, map_location), meta={"source": "basicsr"})
+    header, tensors = _read_safetensors(path, map_location)
+    _check_arch(path, header, arch)
+    try:
+        net = build_arch(header["arch"], **header["arch_config"])
+    except DcptError as exc:
+        raise CheckpointError(f"{path}: cannot rebuild its network: {exc}") from None
+    if header.get("preset"):
+        net.preset_name = header["preset"]
+    net_state = {k: v for k, v in tensors.items() if not k.startswith(CLASSIFIER_PREFIX)}
+    load_state_strict(net, net_state, path, header["arch"])
+    classifier = None
+    if header.get("classifier"):
+        from .classifier import DegradationClassifier
+
+        classifier = DegradationClassifier(**header["classifier"])
+        cls_state = {k[len(CLASSIFIER_PREFIX):]: v for k, v in tensors.items() if k.startswith(CLASSIFIER_PREFIX)}
+        load_state_strict(classifier, cls_state, path, "classifier")
+        classifier.to(map_location)
+    net.to(map_location)
+    return Bundle(net=net, classifier=classifier, class_names=header.get("class_names"), meta=header)
+
+
+def load_state_strict(module: nn.Module, state: Dict[str, torch.Tensor], path, what: str) -> None:
+    """`module.load_state_dict(state)` that reports a mismatch as one CheckpointError line."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape
+    ]
+    if missing or unexpected or mismatched:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch (file vs model)", mismatched)):
+            if keys:
+                more = f" (+{len(keys) - 5} more)" if len(keys) > 5 else ""
+                parts.append(f"{label}: {', '.join(keys[:5])}{more}")
+        raise CheckpointError(f"{path} does not fit {what}: " + "; ".join(parts))
+    module.load_state_dict(state, strict=True)
+
+
+def _plain(state: Dict[str, torch.Tensor], prefix: str = "") -> Dict[str, torch.Tensor]:
+    return {prefix + k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+
+
+def _sniff(path: Path) -> str:
+    """'torch' for a torch.save file (zip or legacy pickle), 'safetensors' otherwise."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise CheckpointError(f"checkpoint {path} is empty")
+    return "torch" if head[:2] == b"PK" or head[:1] == b"\x80" else "safetensors"
+
+
+def _read_safetensors(path: Path, map_location):
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device=str(torch.device(map_location))) as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # safetensors raises several types for damaged files
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc})") from None
+    try:
+        header = json.loads(metadata[HEADER_KEY])
+    except (KeyError, ValueError):
+        raise CheckpointError(f"{path} is a safetensors file without a dcpt header (not written by dcpt)") from None
+    if header.get("format") != FORMAT or "arch" not in header or "arch_config" not in header:
+        raise CheckpointError(f"{path} has an invalid dcpt header: {metadata[HEADER_KEY][:200]}")
+    if header.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path} is dcpt checkpoint version {header['version']}; this dcpt reads up to {VERSION}")
+    return header, tensors
+
+
+def _check_arch(path: Path, header: Dict, arch: Optional[str]) -> None:
+    if arch is None:
+        return
+    if arch in PRESETS:
+        wanted = PRESETS.get(arch).arch
+    elif arch in ARCHS:
+        wanted = ARCHS.canonical(arch)
+    else:
+        PRESETS.canonical(arch)  # raises with close matches
+        return
+    if ARCHS.canonical(wanted) != ARCHS.canonical(header["arch"]):
+        raise CheckpointError(f"{path} holds a {header['arch']} network, not {arch}")

@@ -1,0 +1,98 @@
+"""Import of BasicSR `.pth` checkpoints (the official NAFNet, DCPT and MaskDCPT releases).
+
+Always `torch.load(weights_only=True)`: a file that needs pickled code is refused. The state dict is
+`params_ema` if present, else `params`, else the file itself; a DataParallel `module.` prefix is
+stripped. The architecture must be named (a preset, or a family whose configuration is then inferred
+from the tensor shapes where an inferer is registered, as for NAFNet).
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+from typing import Callable, Dict, Optional
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+from .registry import ARCHS, PRESETS, build_arch, create_model
+
+CONFIG_INFERERS: Dict[str, Callable[[Dict[str, torch.Tensor]], Dict]] = {}
+
+
+def register_config_inferer(arch: str, fn: Callable[[Dict[str, torch.Tensor]], Dict]) -> Callable:
+    """Let family `arch` rebuild its constructor arguments from a state dict's keys and shapes."""
+    CONFIG_INFERERS[arch] = fn
+    return fn
+
+
+def read_state_dict(path: Path, map_location="cpu") -> Dict[str, torch.Tensor]:
+    """The weights of a BasicSR / plain `torch.save` file, loaded without running any pickled code."""
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
+            raise CheckpointError(
+                f"{path} contains pickled code and was refused for safety (torch.load weights_only=True); "
+                "re-save its state dict with torch.save(model.state_dict(), ...)"
+            ) from None
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({exc})") from None
+    except Exception as exc:  # zip / EOF / unpickling errors of damaged files
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc})") from None
+    if isinstance(obj, dict):
+        for key in ("params_ema", "params"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path} holds no state dict (expected params_ema, params or a dict of tensors)")
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+
+
+def load_basicsr(path, arch: Optional[str], map_location="cpu") -> nn.Module:
+    """Build `arch` and load the `.pth` at `path` into it strictly."""
+    from .checkpoint import load_state_strict
+
+    path = Path(path)
+    if not arch:
+        raise CheckpointError(
+            f"{path} is a torch .pth file, which does not say its architecture: pass --arch "
+            f"(a preset such as {', '.join(sorted(PRESETS.names())[:3])}, or a family)"
+        )
+    state = read_state_dict(path, map_location)
+    if arch in PRESETS:
+        net = create_model(arch)
+    else:
+        family = ARCHS.canonical(arch) if arch in ARCHS else PRESETS.canonical(arch)
+        config = CONFIG_INFERERS[family](state) if family in CONFIG_INFERERS else {}
+        net = build_arch(family, **config)
+    load_state_strict(net, state, path, f"{arch} {net.arch_config}")
+    return net.to(map_location)
+
+
+def infer_nafnet_config(state: Dict[str, torch.Tensor]) -> Dict:
+    """NAFNet's constructor arguments from its parameter names and shapes."""
+    if "intro.weight" not in state:
+        raise CheckpointError("not a NAFNet state dict: it has no intro.weight")
+
+    def count(stage: str) -> tuple:
+        blocks = {}
+        for key in state:
+            m = re.match(rf"{stage}\.(\d+)\.(\d+)\.", key)
+            if m:
+                blocks.setdefault(int(m.group(1)), set()).add(int(m.group(2)))
+        return tuple(len(blocks.get(i, ())) for i in range(len(blocks)))
+
+    middle = {int(m.group(1)) for k in state for m in [re.match(r"middle_blks\.(\d+)\.", k)] if m}
+    return dict(
+        img_channel=int(state["intro.weight"].shape[1]),
+        width=int(state["intro.weight"].shape[0]),
+        middle_blk_num=len(middle),
+        enc_blk_nums=count("encoders"),
+        dec_blk_nums=count("decoders"),
+    )
+
+
+register_config_inferer("nafnet", infer_nafnet_config)

@@ -1,0 +1,224 @@
+"""Write a paired data set to disk, reproducibly and resumably (``dcpt make-dataset``).
+
+Every (image, type, repetition) is one pair ``OUT/lq/<name>.png`` + ``OUT/gt/<name>.png``. Its
+randomness (level when none is given, crop position, degradation seed) comes from a generator seeded
+by ``derive_seed(seed, image index, type, repetition)`` alone, so the bytes do not depend on the
+number of workers or on the order of work. Images are written atomically (gt first, then lq), so a
+pair whose two files exist is complete and is skipped on a re-run; the manifest is rebuilt from the
+job list in a fixed order at the end. An interrupted run, re-run, gives exactly the files of an
+uninterrupted one. A settings file (``OUT/make_dataset.json``) guards against resuming with other
+settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import torch
+
+from ..errors import DataError
+from .io import list_images, read_image, write_image
+from .samples import sample_names, sample_paths
+from .synthetic import SEED_LIMIT, DegradationClass, derive_seed, draw_crop
+
+SETTINGS_FILE = "make_dataset.json"
+MANIFEST_FILE = "manifest.jsonl"
+
+
+@dataclass(frozen=True)
+class PairJob:
+    """Everything that decides one pair's bytes; `level` is the drawn or given level."""
+
+    name: str
+    source: str
+    image_index: int
+    type: str
+    repetition: int
+    level: float
+    seed: int
+    crop: Optional[tuple]
+    patch: Optional[int]
+
+    def record(self) -> dict:
+        return {
+            "lq": f"lq/{self.name}.png",
+            "gt": f"gt/{self.name}.png",
+            "type": self.type,
+            "level": self.level,
+            "seed": self.seed,
+            "source": self.source,
+            "image_index": self.image_index,
+            "repetition": self.repetition,
+            "crop": list(self.crop) if self.crop else None,
+        }
+
+
+def resolve_sources(src: Union[str, Path]) -> List[tuple]:
+    """``[(label, path)]`` for SRC: a folder's images, or the embedded images (train then test) for
+    ``samples``, labelled ``samples:<name>`` in the manifest."""
+    if str(src) == "samples" and not Path(src).exists():
+        return [(f"samples:{n}", p) for n, p in zip(sample_names("all"), sample_paths("all"))]
+    return [(str(p), p) for p in list_images(src)]
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")
+
+
+def plan_jobs(
+    sources: Sequence[tuple],
+    classes: Sequence[DegradationClass],
+    per_image: int,
+    seed: int,
+    patch: Optional[int],
+    sizes: Optional[Sequence[tuple]] = None,
+) -> List[PairJob]:
+    """One job per (image, type, repetition), in that order; draws levels, crops and seeds."""
+    jobs = []
+    for i, (label, path) in enumerate(sources):
+        for cls in classes:
+            for r in range(per_image):
+                g = torch.Generator().manual_seed(derive_seed(seed, i, cls.name, r))
+                lo, hi = cls.level_range
+                level = float(torch.tensor(lo + (hi - lo) * float(torch.rand((), generator=g, dtype=torch.float64))))
+                crop = None
+                if patch is not None:
+                    crop = draw_crop(g, sizes[i][0], sizes[i][1], patch)
+                deg_seed = int(torch.randint(SEED_LIMIT, (), generator=g))
+                name = f"{i:04d}_{_safe(path.stem)}_{_safe(cls.name)}_{r}"
+                jobs.append(PairJob(name, label, i, cls.name, r, level, deg_seed, crop, patch))
+    return jobs
+
+
+@lru_cache(maxsize=2)
+def _read_cached(path: str):
+    return read_image(path)
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def run_job(args) -> str:
+    """Make one pair (in a worker process): read, crop, degrade, write gt then lq atomically."""
+    job, path, cls, out = args
+    img = _read_cached(str(path))
+    if job.crop is not None:
+        top, left = job.crop
+        img = img[:, top : top + job.patch, left : left + job.patch]
+    lq = cls.degrade(img[None], torch.tensor([job.level], dtype=torch.float64), [job.seed])[0]
+    write_image(Path(out) / "gt" / f"{job.name}.png", img)
+    write_image(Path(out) / "lq" / f"{job.name}.png", lq)
+    return job.name
+
+
+def _image_sizes(paths: Sequence[Path], patch: int) -> List[tuple]:
+    """(height, width) of each image, checked against the patch size before any work starts."""
+    from PIL import Image, UnidentifiedImageError
+
+    sizes = []
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                h, w = im.size[::-1] if im.getexif().get(0x0112, 1) < 5 else im.size
+        except (OSError, UnidentifiedImageError):
+            h, w = read_image(path).shape[1:]
+        if h < patch or w < patch:
+            raise DataError(f"{path} is {h}x{w} pixels, smaller than the {patch}x{patch} patch")
+        sizes.append((h, w))
+    return sizes
+
+
+def _check_settings(out: Path, settings: dict) -> None:
+    path = out / SETTINGS_FILE
+    if path.exists():
+        try:
+            previous = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raise DataError(f"{path}: unreadable settings of an earlier run; delete it or use an empty folder") from None
+        if previous != settings:
+            raise DataError(f"{out} was made with other settings ({path}); use an empty folder or the same settings")
+    else:
+        _write_text(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def make_paired_dataset(
+    src,
+    out,
+    types: Sequence[str],
+    levels: Optional[Sequence[float]] = None,
+    per_image: int = 1,
+    seed: int = 0,
+    workers: int = 0,
+    patch: Optional[int] = None,
+    progress: bool = True,
+) -> List[dict]:
+    """Write ``OUT/lq``, ``OUT/gt`` and ``OUT/manifest.jsonl``; returns the manifest records.
+
+    `types` are op names or mixtures; `levels` gives one level per type (op units; a severity fraction
+    in [0, 1] for mixtures) or None for a uniform random level per pair, recorded in the manifest.
+    `src` is a folder of images or ``"samples"``. `workers` > 1 uses a process pool.
+    """
+    if not types:
+        raise DataError("give at least one degradation type")
+    if levels is not None and len(levels) != len(types):
+        raise DataError(f"give one level per type: {len(types)} types but {len(levels)} levels")
+    if per_image < 1:
+        raise DataError(f"--per-image must be at least 1, got {per_image}")
+    if patch is not None and patch < 1:
+        raise DataError(f"--patch must be a positive number of pixels, got {patch}")
+    classes = [DegradationClass.parse(t if levels is None else (t, float(lv)))
+               for t, lv in zip(types, levels or [None] * len(types))]
+    names = [c.name for c in classes]
+    if len(set(map(_safe, names))) != len(names):
+        raise DataError(f"degradation types must be distinct, got {names}")
+    sources = resolve_sources(src)
+    sizes = _image_sizes([p for _, p in sources], patch) if patch is not None else None
+    jobs = plan_jobs(sources, classes, per_image, seed, patch, sizes)
+
+    out = Path(out)
+    (out / "lq").mkdir(parents=True, exist_ok=True)
+    (out / "gt").mkdir(parents=True, exist_ok=True)
+    settings = {"types": names, "levels": None if levels is None else [float(v) for v in levels],
+                "per_image": per_image, "seed": seed, "patch": patch, "sources": [label for label, _ in sources]}
+    _check_settings(out, settings)
+
+    by_class = dict(zip(names, classes))
+    todo = [(j, sources[j.image_index][1], by_class[j.type], str(out)) for j in jobs
+            if not ((out / "lq" / f"{j.name}.png").exists() and (out / "gt" / f"{j.name}.png").exists())]
+    _run_all(todo, workers, total=len(jobs), progress=progress)
+
+    records = [j.record() for j in jobs]
+    _write_text(out / MANIFEST_FILE, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+    return records
+
+
+def _run_all(todo: list, workers: int, total: int, progress: bool) -> None:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=total - len(todo), unit="pair", disable=not progress, desc="make-dataset")
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            for args in todo:
+                run_job(args)
+                bar.update()
+            return
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+            for _ in pool.imap_unordered(run_job, todo, chunksize=max(1, min(8, len(todo) // (4 * workers)))):
+                bar.update()
+    finally:
+        bar.close()

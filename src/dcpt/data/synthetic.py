@@ -1,0 +1,309 @@
+"""Degraded / clean pairs synthesised on the fly from clean images, reproducibly.
+
+Each item is a random crop of a clean image, randomly flipped and rotated, then degraded by one of a
+list of degradation *classes*. A class is a registered op (``"gaussian_noise"``) or a mixture
+(``"gaussian_blur,jpeg"``) with a level range; its position in the list is the item's ``label``.
+
+Determinism: everything random about item ``i`` of epoch ``e`` comes from one generator seeded by
+``derive_seed(seed, e, i)``, so a DataLoader's worker count or access order cannot change the data.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ..degrade import DEGRADATIONS, apply, parse_mixture
+from ..errors import ConfigError, DataError
+from .io import list_images, read_image
+
+SEED_LIMIT = 2**62
+
+
+def derive_seed(*parts: Union[int, str]) -> int:
+    """A seed in [0, 2**62) that depends only on `parts` (ints >= 0 or strings), via numpy's SeedSequence."""
+    words = [zlib.crc32(p.encode("utf-8")) if isinstance(p, str) else int(p) for p in parts]
+    state = np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0]
+    return int(state) % SEED_LIMIT
+
+
+# ----------------------------------------------------------------------------- degradation classes
+
+
+@dataclass(frozen=True)
+class DegradationClass:
+    """One label of a classification data set: an op or a mixture, and the levels to draw from.
+
+    For a single op, `level_range` is in the op's own units (default: the op's whole range). For a
+    mixture, a level is a severity fraction ``t`` in [0, 1]: each stage given without a level runs at
+    ``stage_min + t * (stage_max - stage_min)``, and stages with a level (``"jpeg:60"``) stay fixed.
+    """
+
+    name: str
+    stages: Tuple[Tuple[str, Optional[float]], ...]
+    level_range: Tuple[float, float]
+
+    @property
+    def is_mixture(self) -> bool:
+        return len(self.stages) > 1
+
+    @classmethod
+    def parse(cls, spec) -> "DegradationClass":
+        """Accept ``"name"``, ``"name:level"``, ``"a,b:2"``, ``(text, level)``, ``(text, (lo, hi))``,
+        ``{"name": text, "levels": [lo, hi]}`` or a DegradationClass."""
+        if isinstance(spec, DegradationClass):
+            return spec
+        levels = None
+        if isinstance(spec, dict):
+            unknown = set(spec) - {"name", "levels"}
+            if unknown or "name" not in spec:
+                raise ConfigError(f"a degradation class needs keys 'name' and optional 'levels', got {sorted(spec)}")
+            text, levels = spec["name"], spec.get("levels")
+        elif isinstance(spec, (tuple, list)) and len(spec) == 2 and isinstance(spec[0], str):
+            text, levels = spec
+        elif isinstance(spec, str):
+            text = spec
+        else:
+            raise ConfigError(f"expected a degradation name, mixture or (name, levels), got {spec!r}")
+        stages = tuple((DEGRADATIONS.canonical(n), lv) for n, lv in parse_mixture(text))
+        if len(stages) == 1:
+            op = DEGRADATIONS.get(stages[0][0])
+            full = (op.level_min, op.level_max)
+            if stages[0][1] is not None:
+                if levels is not None:
+                    raise ConfigError(f"{text!r} fixes its level already; drop the level range {levels!r}")
+                levels = stages[0][1]
+                stages = ((stages[0][0], None),)
+        else:
+            full = (0.0, 1.0)
+        lo, hi = _as_range(text, levels, full)
+        if len(stages) == 1:
+            lo, hi = _checked_op_levels(stages[0][0], lo, hi)
+        elif lo < 0.0 or hi > 1.0:
+            raise ConfigError(f"levels [{lo:g}, {hi:g}] for mixture {text!r} must lie in [0, 1] (a severity fraction)")
+        return cls(text.strip(), stages, (lo, hi))
+
+    def stage_levels(self, t: Tensor) -> List[Tuple[str, Tensor]]:
+        """The ``[(op, levels)]`` list for `apply`, from drawn levels `t` (float64, shape (B,))."""
+        if not self.is_mixture:
+            return [(self.stages[0][0], t)]
+        out = []
+        for name, fixed in self.stages:
+            if fixed is not None:
+                out.append((name, torch.full_like(t, fixed)))
+            else:
+                op = DEGRADATIONS.get(name)
+                out.append((name, op.level_min + t * (op.level_max - op.level_min)))
+        return out
+
+    def degrade(self, img: Tensor, levels: Tensor, seeds: Sequence[int]) -> Tensor:
+        """Degrade ``B x 3 x H x W`` `img` at per-sample `levels` with one seed per sample."""
+        return apply(self.stage_levels(levels.to(torch.float64)), img, seeds=list(seeds))
+
+
+def _as_range(text: str, levels, full: Tuple[float, float]) -> Tuple[float, float]:
+    if levels is None:
+        return float(full[0]), float(full[1])
+    if isinstance(levels, (int, float)):
+        return float(levels), float(levels)
+    try:
+        lo, hi = (float(v) for v in levels)
+    except (TypeError, ValueError):
+        raise ConfigError(f"levels for {text!r} must be a number or [low, high], got {levels!r}") from None
+    if lo > hi:
+        raise ConfigError(f"levels for {text!r}: low {lo:g} is above high {hi:g}")
+    return lo, hi
+
+
+def _checked_op_levels(name: str, lo: float, hi: float) -> Tuple[float, float]:
+    op = DEGRADATIONS.get(name)
+    eps = 1e-6 * max(1.0, abs(op.level_max))
+    if lo < op.level_min - eps or hi > op.level_max + eps:
+        raise ConfigError(
+            f"levels [{lo:g}, {hi:g}] are out of range for {name}: expected [{op.level_min:g}, {op.level_max:g}]"
+        )
+    return max(lo, op.level_min), min(hi, op.level_max)
+
+
+def parse_classes(specs: Sequence) -> List[DegradationClass]:
+    if isinstance(specs, (str, dict)) or not len(specs):
+        raise ConfigError(f"expected a non-empty list of degradation classes, got {specs!r}")
+    return [DegradationClass.parse(s) for s in specs]
+
+
+# ----------------------------------------------------------------------------- crops and flips
+
+
+def pad_to_patch(img: Tensor, patch: int) -> Tensor:
+    """Reflect-pad the bottom and right of ``3 x H x W`` `img` to at least `patch` (repeats if tiny)."""
+    _, h, w = img.shape
+    pad = ((0, 0), (0, max(0, patch - h)), (0, max(0, patch - w)))
+    return torch.from_numpy(np.pad(img.numpy(), pad, mode="symmetric"))
+
+
+def check_patch(img: Tensor, patch: int, what: str) -> None:
+    _, h, w = img.shape
+    if h < patch or w < patch:
+        raise DataError(f"{what} is {h}x{w} pixels, smaller than the {patch}x{patch} patch (use pad_small=True)")
+
+
+def draw_crop(g: torch.Generator, height: int, width: int, patch: int) -> Tuple[int, int]:
+    """Top-left corner of a uniformly random `patch` x `patch` window."""
+    top = int(torch.randint(height - patch + 1, (), generator=g))
+    left = int(torch.randint(width - patch + 1, (), generator=g))
+    return top, left
+
+
+def draw_augment(g: torch.Generator) -> Tuple[bool, bool, int]:
+    """(horizontal flip, vertical flip, number of 90-degree turns); always three draws."""
+    flips = torch.rand(2, generator=g)
+    turns = int(torch.randint(4, (), generator=g))
+    return bool(flips[0] < 0.5), bool(flips[1] < 0.5), turns
+
+
+def augment(img: Tensor, hflip: bool, vflip: bool, turns: int) -> Tensor:
+    """Flip left-right, then up-down, then rotate counter-clockwise by ``90 * turns`` degrees."""
+    if hflip:
+        img = img.flip(-1)
+    if vflip:
+        img = img.flip(-2)
+    if turns:
+        img = torch.rot90(img, turns, dims=(-2, -1))
+    return img.contiguous()
+
+
+# ----------------------------------------------------------------------------- the data set
+
+Source = Union[str, Path, Sequence[Union[str, Path, Tensor, Tuple[str, Tensor]]]]
+
+
+def _source_entries(source: Source) -> List[Tuple[str, Union[Path, Tensor]]]:
+    """(name, path or tensor) for every clean image of `source`."""
+    if isinstance(source, (str, Path)):
+        return [(str(p), p) for p in list_images(source)]
+    entries = []
+    for k, item in enumerate(source):
+        if isinstance(item, Tensor):
+            entries.append((f"image {k}", item))
+        elif isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[1], Tensor):
+            entries.append((str(item[0]), item[1]))
+        elif isinstance(item, (str, Path)):
+            entries.extend((str(p), p) for p in list_images(item))
+        else:
+            raise DataError(f"expected image paths, tensors or (name, tensor) pairs, got {type(item).__name__}")
+    if not entries:
+        raise DataError("no clean images given")
+    return entries
+
+
+class SyntheticDataset(Dataset):
+    """Random patches of clean images, degraded on the fly by one of `classes`.
+
+    Items are dicts ``{"lq", "gt", "label", "level", "seed"}``: ``3 x P x P`` float32 images in [0, 1],
+    the class index, the drawn level (op units, or a severity fraction for mixtures) and the seed
+    that replays the degradation: ``classes[label].degrade(gt[None], tensor([level]), [seed])``.
+    Item ``i`` uses class ``i % len(classes)``, so any K consecutive items cover every class once.
+
+    With ``degrade_on_device=True`` items carry no ``"lq"``; call `degrade_batch` on the collated
+    batch to degrade it on the GPU with the same result as the per-item path on the CPU.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        classes: Sequence,
+        patch_size: int = 128,
+        length: Optional[int] = None,
+        seed: int = 0,
+        flips: bool = True,
+        rotations: bool = True,
+        pad_small: bool = False,
+        degrade_on_device: bool = False,
+        cache: bool = True,
+    ):
+        self.classes = parse_classes(classes)
+        self.class_names = [c.name for c in self.classes]
+        self.patch_size = int(patch_size)
+        if self.patch_size < 1:
+            raise ConfigError(f"patch_size must be a positive number of pixels, got {patch_size}")
+        self.seed, self.epoch = int(seed), 0
+        self.flips, self.rotations = flips, rotations
+        self.pad_small, self.degrade_on_device, self.cache = pad_small, degrade_on_device, cache
+        self.entries = _source_entries(source)
+        self.length = int(length) if length is not None else len(self.entries) * len(self.classes)
+        self._images: Dict[int, Tensor] = {}
+        if cache:
+            for k in range(len(self.entries)):
+                self._images[k] = self._load(k)
+
+    def _load(self, k: int) -> Tensor:
+        name, item = self.entries[k]
+        img = read_image(item) if isinstance(item, Path) else item.detach().to("cpu", torch.float32)
+        if img.ndim != 3 or img.shape[0] != 3:
+            raise DataError(f"{name}: expected a 3 x H x W image, got shape {tuple(img.shape)}")
+        if self.pad_small:
+            return pad_to_patch(img, self.patch_size)
+        check_patch(img, self.patch_size, name)
+        return img
+
+    def image(self, k: int) -> Tensor:
+        """Clean image `k` as used for cropping (padded if `pad_small`)."""
+        return self._images[k] if k in self._images else self._load(k)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw a fresh set of items; call before each epoch (DataLoader workers must not be persistent)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < self.length:
+            raise IndexError(f"item {index} is outside the epoch of {self.length} items")
+        g = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, index))
+        k = int(torch.randint(len(self.entries), (), generator=g))
+        label = index % len(self.classes)
+        lo, hi = self.classes[label].level_range
+        level = lo + (hi - lo) * float(torch.rand((), generator=g, dtype=torch.float64))
+        img = self.image(k)
+        top, left = draw_crop(g, img.shape[1], img.shape[2], self.patch_size)
+        hflip, vflip, turns = draw_augment(g)
+        seed = int(torch.randint(SEED_LIMIT, (), generator=g))
+        p = self.patch_size
+        gt = augment(img[:, top : top + p, left : left + p], hflip and self.flips, vflip and self.flips,
+                     turns if self.rotations else 0)
+        item = {"gt": gt.clone(), "label": label, "level": level, "seed": seed}
+        if not self.degrade_on_device:
+            levels = torch.tensor([level], dtype=torch.float64)
+            item["lq"] = self.classes[label].degrade(gt[None], levels, [seed])[0]
+        return item
+
+
+def degrade_batch(batch: dict, class_specs: Sequence, device: Union[str, torch.device] = "cpu") -> dict:
+    """Degrade a collated batch of clean crops on `device`, one `apply` call per class present.
+
+    `batch` holds ``"gt"`` (B x 3 x P x P), ``"label"``, ``"level"`` and ``"seed"`` as made by a
+    `SyntheticDataset` with ``degrade_on_device=True``; `class_specs` is its ``classes``. Returns a new
+    dict with ``"lq"`` added and every tensor on `device`.
+    """
+    classes = parse_classes(class_specs)
+    out = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in batch.items()}
+    gt = out["gt"]
+    labels = torch.as_tensor(batch["label"]).cpu()
+    levels = torch.as_tensor(batch["level"], dtype=torch.float64).cpu()
+    seeds = torch.as_tensor(batch["seed"]).cpu()
+    lq = torch.empty_like(gt)
+    for label in labels.unique().tolist():
+        if not 0 <= label < len(classes):
+            raise DataError(f"label {label} has no class: {len(classes)} classes given")
+        idx = (labels == label).nonzero().flatten()
+        lq[idx.to(gt.device)] = classes[label].degrade(gt[idx.to(gt.device)], levels[idx], seeds[idx].tolist())
+    out["lq"] = lq
+    return out

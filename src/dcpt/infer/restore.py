@@ -1,0 +1,130 @@
+"""Restore image files with a checkpoint: load the net, pick a device, run tiles, write files.
+
+The library side of `dcpt restore`; `evaluate` reuses `load_model` and `restore_image`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterable, List, Optional, Sequence, Union
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError, DcptError
+from .tiling import count_tiles, restore_tiled
+
+PathLike = Union[str, os.PathLike]
+
+DEFAULT_TLC_SIZE = 256
+"""Training crop size (pixels) that NAFNet's TLC local pooling imitates; the official models use 256."""
+
+OUTPUT_EXTENSIONS = ("png", "tif")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA when present, else the CPU; asking for an absent CUDA is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DcptError(f"device {name!r} requested but no CUDA device is available; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise DcptError(f"unknown device {name!r}; expected cpu, cuda, cuda:N or auto") from None
+
+
+def load_model(
+    ckpt: PathLike,
+    arch: Optional[str] = None,
+    device: Union[str, torch.device] = "cpu",
+    tlc: bool = False,
+    tlc_size: int = DEFAULT_TLC_SIZE,
+) -> nn.Module:
+    """Load a checkpoint (ours, or a BasicSR `.pth` with `arch`) in eval mode on `device`.
+
+    `tlc=True` converts NAFNet's global channel attention to local pooling over `tlc_size` pixels
+    (TLC), which makes large or tiled inputs see training-sized statistics.
+    """
+    from ..models.checkpoint import load_checkpoint
+
+    path = Path(ckpt)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    net = load_checkpoint(path, arch=arch, map_location="cpu")
+    if tlc:
+        net = _to_local_pooling(net, tlc_size)
+    return net.to(resolve_device(device) if isinstance(device, str) else device).eval()
+
+
+def _to_local_pooling(net: nn.Module, tlc_size: int) -> nn.Module:
+    from ..models import nafnet
+
+    if getattr(net, "arch_name", "nafnet") != "nafnet":
+        raise DcptError(f"--tlc applies to NAFNet only; this checkpoint holds a {net.arch_name} network")
+    converted = nafnet.local_pooling(net, tlc_size)
+    return net if converted is None else converted
+
+
+def restore_image(
+    net: nn.Module,
+    img: torch.Tensor,
+    tile: Optional[int] = None,
+    overlap: int = 32,
+    batch: int = 1,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> torch.Tensor:
+    """One ``3 x H x W`` image in [0, 1] -> its restoration, clamped to [0, 1], on the CPU."""
+    out = restore_tiled(net, img[None], tile=tile, overlap=overlap, batch=batch, progress=progress)
+    return out[0].clamp_(0.0, 1.0).cpu()
+
+
+def output_paths(inputs: Sequence[Path], out_dir: PathLike, ext: str = "png") -> List[Path]:
+    """Same base names under `out_dir`, with extension `ext`; two inputs with one stem are an error."""
+    if ext not in OUTPUT_EXTENSIONS:
+        raise DcptError(f"output format must be one of {', '.join(OUTPUT_EXTENSIONS)}, got {ext!r}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DcptError(f"{out_dir}: the output must be a folder, and this is a file")
+    targets = [out_dir / f"{path.stem}.{ext}" for path in inputs]
+    seen = {}
+    for source, target in zip(inputs, targets):
+        if target in seen:
+            raise DcptError(f"{seen[target]} and {source} would both be written to {target}; restore them separately")
+        seen[target] = source
+    return targets
+
+
+def restore_paths(
+    net: nn.Module,
+    inputs: Iterable[PathLike],
+    out_dir: PathLike,
+    tile: Optional[int] = None,
+    overlap: int = 32,
+    batch: int = 1,
+    bit_depth: Optional[int] = None,
+    ext: str = "png",
+    show_progress: bool = True,
+) -> List[Path]:
+    """Restore image files and folders into `out_dir`; returns the written paths.
+
+    `bit_depth=None` keeps each input's depth (16-bit in, 16-bit out); 8 or 16 forces it.
+    Progress bars (images, and tiles within an image) go to stderr and vanish when it is not a terminal.
+    """
+    from tqdm import tqdm
+
+    from ..data.io import list_images, read_image_with_depth, write_image
+
+    sources = list_images(list(inputs))
+    targets = output_paths(sources, out_dir, ext)
+    disable = None if show_progress else True
+    written = []
+    for source, target in tqdm(list(zip(sources, targets)), desc="images", unit="img", disable=disable):
+        img, depth = read_image_with_depth(source)
+        total = count_tiles(img.shape[1], img.shape[2], tile, overlap)
+        with tqdm(total=total, desc=source.name, unit="tile", leave=False, disable=disable or total == 1) as bar:
+            restored = restore_image(net, img, tile, overlap, batch,
+                                     progress=lambda done, _total: bar.update(done - bar.n))
+        written.append(write_image(target, restored, bit_depth=bit_depth or depth))
+    return written

@@ -1,0 +1,163 @@
+"""SyntheticDataset: crops from the right place, exact flips / turns, determinism, batched degradation."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from dcpt.data import DegradationClass, SyntheticDataset, degrade_batch, derive_seed, write_image
+from dcpt.data.synthetic import augment
+from dcpt.degrade import DEGRADATIONS
+from dcpt.errors import ConfigError, DataError, DcptError
+
+PREFERRED = ("gaussian_noise", "rain", "haze", "low_light", "jpeg", "gaussian_blur", "snow")
+
+
+def ops(n=2):
+    names = [n for n in PREFERRED if n in DEGRADATIONS][:n]
+    if len(names) < n:
+        pytest.skip(f"needs {n} of the degradation ops {PREFERRED}")
+    return names
+
+
+def coordinate_image(height=40, width=52):
+    """Red = row / 255, green = column / 255: every pixel names its own position exactly."""
+    yy, xx = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    return torch.stack([yy / 255.0, xx / 255.0, torch.full_like(yy, 128) / 255.0]).float()
+
+
+def window_of(gt):
+    """Top-left (row, column) of the source window a coordinate-image patch came from."""
+    rows, cols = (gt[0] * 255).round().long(), (gt[1] * 255).round().long()
+    return int(rows.min()), int(cols.min())
+
+
+def test_crops_come_from_the_right_place():
+    src = coordinate_image()
+    ds = SyntheticDataset([src], ops(1), patch_size=16, length=20, flips=False, rotations=False)
+    corners = set()
+    for i in range(len(ds)):
+        gt = ds[i]["gt"]
+        top, left = window_of(gt)
+        corners.add((top, left))
+        assert torch.equal(gt, src[:, top : top + 16, left : left + 16])
+    assert len(corners) > 10
+
+
+def test_augment_matches_numpy_exactly():
+    img = torch.rand(3, 5, 7, generator=torch.Generator().manual_seed(0))
+    ref = img.numpy()
+    for hflip in (False, True):
+        for vflip in (False, True):
+            for turns in range(4):
+                expected = ref[:, :, ::-1] if hflip else ref
+                expected = expected[:, ::-1] if vflip else expected
+                expected = np.rot90(expected, turns, axes=(1, 2))
+                np.testing.assert_array_equal(augment(img, hflip, vflip, turns).numpy(), expected)
+
+
+def test_patches_are_dihedral_transforms_of_their_window():
+    src = coordinate_image()
+    ds = SyntheticDataset([src], ops(1), patch_size=12, length=64, seed=3)
+    seen = set()
+    for i in range(len(ds)):
+        gt = ds[i]["gt"]
+        top, left = window_of(gt)
+        window = src[:, top : top + 12, left : left + 12]
+        matches = [(h, v, t) for h in (0, 1) for v in (0, 1) for t in range(4)
+                   if torch.equal(gt, augment(window, h, v, t))]
+        assert matches, f"item {i} is not a flip / turn of its window"
+        rows, cols = gt[0] * 255, gt[1] * 255
+        steps = (rows[1, 0] - rows[0, 0], rows[0, 1] - rows[0, 0], cols[1, 0] - cols[0, 0], cols[0, 1] - cols[0, 0])
+        seen.add(tuple(int(torch.sign(s.round())) for s in steps))
+    assert len(seen) == 8  # all eight orientations occur
+
+
+def test_items_depend_only_on_seed_epoch_and_index():
+    ds = SyntheticDataset([coordinate_image()], ops(2), patch_size=16, length=6, seed=7)
+    forward = [ds[i] for i in range(6)]
+    backward = [ds[i] for i in reversed(range(6))][::-1]
+    for a, b in zip(forward, backward):
+        assert torch.equal(a["lq"], b["lq"]) and a["seed"] == b["seed"] and a["level"] == b["level"]
+    assert [item["label"] for item in forward] == [0, 1, 0, 1, 0, 1]
+    ds.set_epoch(1)
+    assert not torch.equal(ds[0]["gt"], forward[0]["gt"]) or ds[0]["seed"] != forward[0]["seed"]
+    ds.set_epoch(0)
+    assert torch.equal(ds[3]["lq"], forward[3]["lq"])
+    assert derive_seed(7, 0, 3) != derive_seed(7, 1, 3) != derive_seed(8, 0, 3)
+
+
+def test_dataloader_workers_do_not_change_the_data():
+    ds = SyntheticDataset([coordinate_image(), coordinate_image(36, 36) * 0.5], ops(2), patch_size=16,
+                          length=8, seed=1)
+    batches = {}
+    for workers in (0, 2):
+        loader = DataLoader(ds, batch_size=4, num_workers=workers)
+        batches[workers] = list(loader)
+    for a, b in zip(batches[0], batches[2]):
+        for key in ("lq", "gt", "label", "level", "seed"):
+            assert torch.equal(a[key], b[key]), key
+
+
+def test_levels_stay_in_the_class_range_and_replay():
+    name = ops(1)[0]
+    spec = DEGRADATIONS.get(name)
+    lo = spec.level_min + 0.25 * (spec.level_max - spec.level_min)
+    hi = spec.level_min + 0.5 * (spec.level_max - spec.level_min)
+    ds = SyntheticDataset([coordinate_image()], [(name, (lo, hi))], patch_size=16, length=10)
+    assert ds.class_names == [name]
+    for i in range(10):
+        item = ds[i]
+        assert lo <= item["level"] <= hi
+        replay = ds.classes[0].degrade(item["gt"][None], torch.tensor([item["level"]]), [item["seed"]])[0]
+        assert torch.equal(replay, item["lq"])
+
+
+def test_degrade_batch_equals_the_per_item_path():
+    a, b = ops(2)
+    classes = [a, b, f"{a},{b}"]
+    sources = [coordinate_image(), coordinate_image(33, 45).flip(-1)]
+    per_item = SyntheticDataset(sources, classes, patch_size=16, length=9, seed=5)
+    clean = SyntheticDataset(sources, classes, patch_size=16, length=9, seed=5, degrade_on_device=True)
+    assert "lq" not in clean[0]
+    batch = next(iter(DataLoader(clean, batch_size=9, shuffle=True, generator=torch.Generator().manual_seed(0))))
+    out = degrade_batch(batch, clean.classes, "cpu")
+    for j in range(9):
+        index = [i for i in range(9) if per_item[i]["seed"] == int(batch["seed"][j])][0]
+        assert torch.equal(out["gt"][j], per_item[index]["gt"])
+        torch.testing.assert_close(out["lq"][j], per_item[index]["lq"], atol=1e-6, rtol=0)
+
+
+@pytest.mark.gpu
+def test_degrade_batch_runs_on_the_gpu():
+    classes = ops(2)
+    clean = SyntheticDataset([coordinate_image()], classes, patch_size=16, length=4, degrade_on_device=True)
+    batch = next(iter(DataLoader(clean, batch_size=4)))
+    first, second = (degrade_batch(batch, clean.classes, "cuda") for _ in range(2))
+    assert first["lq"].is_cuda and torch.equal(first["lq"], second["lq"])
+    assert first["lq"].shape == batch["gt"].shape and 0 <= first["lq"].min() <= first["lq"].max() <= 1
+
+
+def test_small_images_raise_or_are_reflect_padded(tmp_path):
+    path = write_image(tmp_path / "tiny.png", coordinate_image(10, 14))
+    with pytest.raises(DataError, match=r"tiny\.png is 10x14 pixels, smaller than the 16x16 patch"):
+        SyntheticDataset(tmp_path, ops(1), patch_size=16)
+    ds = SyntheticDataset([path], ops(1), patch_size=16, pad_small=True, flips=False, rotations=False)
+    expected = np.pad(coordinate_image(10, 14).numpy(), ((0, 0), (0, 6), (0, 2)), mode="symmetric")
+    np.testing.assert_array_equal(ds.image(0).numpy(), expected)
+    assert ds[0]["gt"].shape == (3, 16, 16)
+
+
+def test_class_specs_are_checked():
+    name = ops(1)[0]
+    spec = DEGRADATIONS.get(name)
+    assert DegradationClass.parse(f"{name}:{spec.level_max}").level_range == (spec.level_max, spec.level_max)
+    assert DegradationClass.parse({"name": name, "levels": [spec.level_min, spec.level_min]}).name == name
+    with pytest.raises(ConfigError, match="out of range"):
+        DegradationClass.parse((name, (spec.level_min, spec.level_max + 10)))
+    with pytest.raises(ConfigError, match=r"must lie in \[0, 1\]"):
+        DegradationClass.parse((f"{name},{name}", (0.0, 2.0)))
+    with pytest.raises(DcptError, match="unknown degradation type"):
+        DegradationClass.parse("no_such_op")
+    with pytest.raises(ConfigError, match="non-empty list"):
+        SyntheticDataset([coordinate_image()], [], patch_size=8)

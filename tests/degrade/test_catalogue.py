@@ -1,0 +1,103 @@
+"""One parametrised test suite over every registered degradation (timm's test_models habit).
+
+Whatever is registered when the tests run is checked against the contract in `dcpt.degrade.core`: shape,
+dtype and range; purity; same seed -> same bytes; a batch with per-sample levels equals one-by-one calls
+with one shared generator; a higher level is strictly worse (mean PSNR over real photographs falls over
+`spec.sheet_levels()`); out-of-range levels are refused with the range in the message.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from dcpt.cli import main
+from dcpt.degrade import DEGRADATIONS, apply
+from dcpt.degrade.core import FAMILIES
+from dcpt.errors import DcptError
+from dcpt.metrics import psnr
+
+NAMES = DEGRADATIONS.names()
+MIN_TYPES = 19
+
+
+@pytest.fixture(scope="module")
+def crops():
+    """Four 64 x 64 crops of real photographs (textured, smooth, dark and bright areas), 4 x 3 x 64 x 64."""
+    boxes = ((data.astronaut(), 40, 180), (data.astronaut(), 300, 300), (data.coffee(), 120, 250),
+             (data.chelsea(), 60, 120))
+    tiles = [img[top : top + 64, left : left + 64] for img, top, left in boxes]
+    return torch.from_numpy(np.stack(tiles)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def seeded(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_catalogue_is_complete():
+    """Passes once every family module has landed: the paper's 19 types, all seven families."""
+    families = {spec.family for _, spec in DEGRADATIONS.items()}
+    assert len(NAMES) >= MIN_TYPES, f"only {len(NAMES)} types registered: {NAMES}"
+    assert families == set(FAMILIES), f"missing families: {sorted(set(FAMILIES) - families)}"
+
+
+def test_list_json_describes_every_op(capsys):
+    assert main(["degrade", "--list", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in entries] == NAMES
+    for entry in entries:
+        assert {"name", "family", "level_min", "level_max", "description"} <= set(entry)
+        assert entry["family"] in FAMILIES
+        assert entry["level_min"] < entry["level_max"]
+        assert len(entry["description"]) > 20, f"{entry['name']}: say what a level means and its units"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_contract_shape_dtype_range_purity(name, crops):
+    spec = DEGRADATIONS.get(name)
+    before = crops.clone()
+    out = apply(name, crops, spec.sheet_levels()[2], generator=seeded(0))
+    assert torch.equal(crops, before), "ops must not modify their input"
+    assert out.shape == crops.shape and out.dtype == torch.float32
+    assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+    odd = apply(name, crops[:1, :, :37, :45].double(), spec.level_min, generator=seeded(0))
+    assert odd.shape == (1, 3, 37, 45) and odd.dtype == torch.float64
+    single = apply(name, crops[0], spec.level_max, generator=seeded(0))
+    assert single.shape == crops[0].shape
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_bytes_and_batch_equals_one_by_one(name, crops):
+    levels = DEGRADATIONS.get(name).sheet_levels()
+    batch = crops[:3]
+    first = apply(name, batch, torch.tensor(levels), generator=seeded(5))
+    again = apply(name, batch, torch.tensor(levels), generator=seeded(5))
+    assert torch.equal(first, again), "same generator seed must give identical bytes on CPU"
+    shared = seeded(5)
+    one_by_one = torch.cat([apply(name, batch[i : i + 1], levels[i], generator=shared) for i in range(3)])
+    # Batched and single convolutions may sum in a different order, hence a float32 rounding tolerance.
+    torch.testing.assert_close(first, one_by_one, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_higher_level_is_worse(name, crops):
+    levels = DEGRADATIONS.get(name).sheet_levels()
+    scores = []
+    for level in levels:
+        out = apply(name, crops, level, generator=seeded(1))
+        scores.append(psnr(out, crops).clamp(max=100).mean().item())
+    assert scores[0] > scores[1] > scores[2], f"mean PSNR {scores} (dB) at levels {levels} must fall"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_out_of_range_levels_state_the_range(name, crops):
+    spec = DEGRADATIONS.get(name)
+    span = spec.level_max - spec.level_min
+    expected = f"[{spec.level_min:g}, {spec.level_max:g}]"
+    for bad in (spec.level_min - 0.5 * span - 1, spec.level_max + 0.5 * span + 1):
+        with pytest.raises(DcptError, match=expected.replace("[", r"\[").replace("]", r"\]")):
+            apply(name, crops[:1], bad, generator=seeded(0))
+    with pytest.raises(DcptError, match="level"):
+        apply(name, crops[:2], [spec.level_min, float("nan")], generator=seeded(0))

@@ -1,0 +1,174 @@
+"""Restormer: upstream names/shapes/count, any-size contract, masked pass, MaskDCPT key names."""
+
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dcpt.errors import DcptError
+from dcpt.models import create_model
+from dcpt.models.transformer_blocks import MDTA, ChannelLayerNorm
+
+STAGES = ("encoder_level1", "encoder_level2", "encoder_level3", "latent",
+          "decoder_level3", "decoder_level2", "decoder_level1", "refinement")
+BLOCK_KEYS = ("norm1.body.weight", "norm1.body.bias", "attn.temperature", "attn.qkv.weight",
+              "attn.qkv_dwconv.weight", "attn.project_out.weight", "norm2.body.weight", "norm2.body.bias",
+              "ffn.project_in.weight", "ffn.dwconv.weight", "ffn.project_out.weight")
+# Written down from swz30/Restormer restormer_arch.py (dim 48, bias False, WithBias LayerNorm).
+UPSTREAM_PATTERNS = ({"patch_embed.proj.weight", "reduce_chan_level3.weight", "reduce_chan_level2.weight",
+                      "output.weight"}
+                     | {f"{r}.body.#.weight" for r in ("down1_2", "down2_3", "down3_4", "up4_3", "up3_2", "up2_1")}
+                     | {f"{s}.#.{k}" for s in STAGES for k in BLOCK_KEYS})
+UPSTREAM_SHAPES = {
+    "patch_embed.proj.weight": (48, 3, 3, 3),
+    "encoder_level1.0.attn.qkv.weight": (144, 48, 1, 1),
+    "encoder_level1.0.attn.qkv_dwconv.weight": (144, 1, 3, 3),
+    "encoder_level1.0.ffn.project_in.weight": (254, 48, 1, 1),
+    "encoder_level1.0.ffn.project_out.weight": (48, 127, 1, 1),
+    "latent.7.attn.temperature": (8, 1, 1),
+    "latent.7.norm2.body.bias": (384,),
+    "down1_2.body.0.weight": (24, 48, 3, 3),
+    "up4_3.body.0.weight": (768, 384, 3, 3),
+    "reduce_chan_level3.weight": (192, 384, 1, 1),
+    "decoder_level1.3.ffn.project_in.weight": (510, 96, 1, 1),
+    "refinement.3.attn.temperature": (1, 1, 1),
+    "output.weight": (3, 96, 3, 3),
+}
+
+
+def block_params(dim, heads):
+    """Parameters of one upstream TransformerBlock, counted from its definition (bias=False)."""
+    hidden = int(dim * 2.66)
+    return 4 * dim + heads + 3 * dim * dim + 27 * dim + dim * dim + 2 * hidden * dim + 18 * hidden + hidden * dim
+
+
+def upstream_count(dim=48, blocks=(4, 6, 6, 8), refine=4, heads=(1, 2, 4, 8)):
+    total = 3 * dim * 9 + 2 * dim * 3 * 9  # patch embedding, output conv
+    widths = (dim, 2 * dim, 4 * dim, 8 * dim)
+    total += sum(n * block_params(w, h) for n, w, h in zip(blocks, widths, heads))  # encoder + latent
+    total += blocks[2] * block_params(4 * dim, heads[2]) + blocks[1] * block_params(2 * dim, heads[1])
+    total += (blocks[0] + refine) * block_params(2 * dim, heads[0])
+    total += sum(w * (w // 2) * 9 for w in widths[:3]) + sum(w * 2 * w * 9 for w in widths[1:])  # resizers
+    return total + 8 * dim * 4 * dim + 4 * dim * 2 * dim  # channel reductions
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return create_model("restormer-tiny").eval()
+
+
+def test_5d_matches_upstream_names_shapes_and_count():
+    with torch.device("meta"):
+        net = create_model("restormer-5d")
+    state = net.state_dict()
+    assert {re.sub(r"\.\d+\.", ".#.", k) for k in state} == UPSTREAM_PATTERNS
+    for key, shape in UPSTREAM_SHAPES.items():
+        assert tuple(state[key].shape) == shape, key
+    count = sum(p.numel() for p in net.parameters())
+    assert count == upstream_count() == 26_126_644
+
+
+def test_channel_layernorm_matches_formula():
+    x = torch.randn(2, 5, 3, 4)
+    norm = ChannelLayerNorm(5)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-1, 1)
+    mu = x.mean(1, keepdim=True)
+    var = ((x - mu) ** 2).mean(1, keepdim=True)
+    expected = (x - mu) / torch.sqrt(var + 1e-5) * norm.weight.view(1, -1, 1, 1) + norm.bias.view(1, -1, 1, 1)
+    torch.testing.assert_close(norm(x), expected)
+    bias_free = ChannelLayerNorm(5, bias=False)
+    torch.testing.assert_close(bias_free(x), x / torch.sqrt(var + 1e-5))
+
+
+def test_mdta_matches_per_head_loop():
+    torch.manual_seed(1)
+    attn = MDTA(8, 2, bias=False)
+    with torch.no_grad():
+        attn.temperature.uniform_(0.5, 2.0)
+    x = torch.randn(1, 8, 5, 6)
+    q, k, v = attn.qkv_dwconv(attn.qkv(x)).flatten(2)[0].chunk(3, dim=0)
+    heads = []
+    for h in range(2):
+        rows = slice(4 * h, 4 * h + 4)
+        qh, kh = F.normalize(q[rows], dim=1), F.normalize(k[rows], dim=1)
+        weights = torch.softmax(qh @ kh.T * attn.temperature[h, 0, 0], dim=1)
+        heads.append(weights @ v[rows])
+    expected = attn.project_out(torch.cat(heads).view(1, 8, 5, 6))
+    torch.testing.assert_close(attn(x), expected)
+
+
+def test_odd_size_comes_back_at_size(tiny):
+    for h, w in ((37, 53), (5, 7)):
+        x = torch.rand(1, 3, h, w)
+        assert tiny(x).shape == x.shape
+
+
+def test_features_are_decoder_levels_full_resolution_first(tiny):
+    feats = tiny.features(torch.rand(2, 3, 37, 53))
+    assert [f.shape[1] for f in feats] == list(tiny.feature_channels) == [32, 32, 64]
+    assert [tuple(f.shape[-2:]) for f in feats] == [(37, 53), (19, 27), (10, 14)]
+
+
+def test_gradients_reach_every_parameter():
+    torch.manual_seed(0)
+    net = create_model("restormer-tiny", mask_token=True)
+    x = torch.rand(1, 3, 16, 16)
+    mask = torch.ones(1, 1, 16, 16)
+    mask[..., :8, :8] = 0
+    y, feats = net.forward_masked(x, mask)
+    (y.square().mean() + sum(f.mean() for f in feats)).backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("use_token", [False, True])
+def test_masked_forward_replaces_masked_patches(use_token):
+    torch.manual_seed(0)
+    net = create_model("restormer-tiny", mask_token=use_token).eval()
+    if use_token:
+        with torch.no_grad():
+            net.mask_token.normal_()
+    seen = {}
+    net.encoder_level1.register_forward_pre_hook(lambda m, args: seen.update(embedded=args[0]))
+    x = torch.rand(2, 3, 21, 30)
+    mask = torch.ones(2, 1, 21, 30)
+    mask[0, :, 8:16, 8:16] = 0
+    mask[1, :, :8, 16:] = 0
+    y, feats = net.forward_masked(x, mask)
+    hidden = seen["embedded"][..., :21, :30].permute(0, 2, 3, 1)[mask[:, 0] == 0]
+    expected = net.mask_token.expand_as(hidden) if use_token else torch.zeros_like(hidden)
+    torch.testing.assert_close(hidden, expected)
+    scrambled = torch.where(mask.bool(), x, torch.rand_like(x))
+    y2, feats2 = net.forward_masked(scrambled, mask)
+    torch.testing.assert_close(y2, y)
+    for a, b in zip(feats, feats2):
+        torch.testing.assert_close(a, b)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+def test_default_adds_no_mask_token_and_bad_mask_is_a_dcpt_error(tiny):
+    assert not hasattr(tiny, "mask_token")
+    with pytest.raises(DcptError, match="mask"):
+        tiny.forward_masked(torch.rand(1, 3, 16, 16), torch.ones(1, 16, 16))
+    with pytest.raises(DcptError, match="B x 3 x H x W"):
+        tiny(torch.rand(3, 16, 16))
+
+
+def to_maskdcpt_names(key):
+    """The MaskDCPT release's spelling of an upstream key (written from its restormer_arch.py)."""
+    key = re.sub(r"^(\w+_level\d|latent|refinement)\.(\d+)\.", r"\1.blocks.\2.", key)
+    key = re.sub(r"(norm\d)\.body\.", r"\1.", key)
+    return re.sub(r"^((?:down|up)\d_\d)\.body\.0\.", r"\1.conv.", key)
+
+
+def test_maskdcpt_release_names_load_strictly(tiny):
+    renamed = {to_maskdcpt_names(k): v for k, v in tiny.state_dict().items()}
+    assert "encoder_level1.blocks.0.norm1.weight" in renamed and "down1_2.conv.weight" in renamed
+    other = create_model("restormer-tiny").eval()
+    other.load_state_dict(renamed, strict=True)
+    x = torch.rand(1, 3, 16, 24)
+    torch.testing.assert_close(other(x), tiny(x))

@@ -1,0 +1,177 @@
+"""The run configuration: one typed tree, and the only place where defaults live.
+
+A YAML file maps onto `RunConfig`; see `dcpt.config.load_config`. Units: `lr` per optimiser step,
+`steps` counts optimiser steps (each one `accum` micro-batches), sizes are pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Literal, Optional, Tuple
+
+from ..errors import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    """A registered preset (`dcpt info` lists them) plus constructor overrides such as ``width: 32``."""
+
+    name: str = "nafnet-tiny"
+    overrides: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ClassConfig:
+    """One degradation class for synthetic data: its label and how to synthesise it.
+
+    `degradation` is a registered name or a mixture ``"gaussian_blur,jpeg"`` (default: `name`);
+    `levels` is the (low, high) range levels are drawn from (default: the op's whole range).
+    """
+
+    name: str
+    degradation: Optional[str] = None
+    levels: Optional[Tuple[float, float]] = None
+
+
+@dataclass
+class SourceConfig:
+    """Either synthetic or paired.
+
+    Synthetic: `clean` is a folder of clean images, ``samples`` (the embedded training photographs) or
+    ``samples:test``; every class in `classes` is synthesised on the fly. Paired: `paired` is a
+    benchmark folder (layouts: see `dcpt.data.paired`) whose pairs all carry the class `label`.
+    `repeat` lists a paired folder that many times per epoch.
+    """
+
+    clean: Optional[str] = None
+    classes: List[ClassConfig] = field(default_factory=list)
+    paired: Optional[str] = None
+    layout: str = "auto"
+    label: Optional[str] = None
+    repeat: int = 1
+
+    @property
+    def synthetic(self) -> bool:
+        return self.clean is not None
+
+
+@dataclass
+class DataConfig:
+    """Training data. `batch_size` is per process (torchrun multiplies it by the world size)."""
+
+    train: List[SourceConfig] = field(default_factory=list)
+    val: List[SourceConfig] = field(default_factory=list)
+    patch_size: int = 64
+    val_patch_size: Optional[int] = None  # None: whole images, one per batch (paired) / patch_size (synthetic)
+    batch_size: int = 8
+    workers: int = 0
+    seed: int = 0
+    epoch_length: int = 1000
+    val_length: int = 64
+
+
+@dataclass
+class ObjectiveConfig:
+    """What is optimised. `mask_patch` None means the network's own `mask_patch_size`."""
+
+    name: Literal["dcpt", "maskdcpt", "restore"] = "dcpt"
+    cls_weight: float = 1.0
+    rec_weight: float = 1.0
+    mask_ratio: float = 0.5
+    mask_patch: Optional[int] = None
+    mask_mode: Literal["sparse", "zero", "token"] = "sparse"
+    freq_weight: float = 0.0
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up then cosine decay from `lr` to `min_lr`; `grad_clip` 0 = off."""
+
+    lr: float = 2e-4
+    weight_decay: float = 1e-4
+    betas: Tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = 0
+    min_lr: float = 1e-6
+    grad_clip: float = 0.0
+    fused: bool = False
+
+
+@dataclass
+class TrainConfig:
+    """The loop. `ema` is the EMA decay per step (0 = off); `*_every` count optimiser steps (0 = never)."""
+
+    steps: int = 1000
+    accum: int = 1
+    amp: Literal["none", "bf16", "fp16"] = "none"
+    channels_last: bool = False
+    compile: bool = False
+    ema: float = 0.999
+    log_every: int = 50
+    val_every: int = 0
+    ckpt_every: int = 500
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+@dataclass
+class InitConfig:
+    """Weights to start from (fine-tuning): a dcpt checkpoint (.safetensors or a training `last.pt`)."""
+
+    checkpoint: Optional[str] = None
+    classifier: bool = True
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    out: Optional[str] = None
+
+    def validate(self) -> "RunConfig":
+        """Checks across fields that types alone cannot express; returns self."""
+        positive = {
+            "data.patch_size": self.data.patch_size,
+            "data.batch_size": self.data.batch_size,
+            "data.epoch_length": self.data.epoch_length,
+            "train.steps": self.train.steps,
+            "train.accum": self.train.accum,
+            "optim.lr": self.optim.lr,
+        }
+        for key, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"config key {key!r}: expected a positive number, got {value}")
+        if self.data.workers < 0:
+            raise ConfigError(f"config key 'data.workers': expected >= 0, got {self.data.workers}")
+        if not 0.0 <= self.train.ema < 1.0:
+            raise ConfigError(f"config key 'train.ema': expected a decay in [0, 1), got {self.train.ema}")
+        if not 0.0 <= self.objective.mask_ratio < 1.0:
+            raise ConfigError(f"config key 'objective.mask_ratio': expected a ratio in [0, 1), got {self.objective.mask_ratio}")
+        if self.optim.min_lr > self.optim.lr:
+            raise ConfigError(f"config key 'optim.min_lr': expected <= optim.lr ({self.optim.lr}), got {self.optim.min_lr}")
+        if self.train.amp == "fp16" and self.train.device == "cpu":
+            raise ConfigError("config key 'train.amp': fp16 needs a CUDA device; use bf16 on CPU")
+        if not self.data.train:
+            raise ConfigError("config key 'data.train': expected at least one data source, got none")
+        for section in ("train", "val"):
+            for i, source in enumerate(getattr(self.data, section)):
+                _check_source(source, f"data.{section}.{i}")
+        return self
+
+
+def _check_source(source: SourceConfig, path: str) -> None:
+    paired = source.paired is not None
+    if source.synthetic == paired:
+        raise ConfigError(f"config key {path!r}: expected either 'clean' (synthetic) or 'paired' (a folder), got {'both' if paired else 'neither'}")
+    if source.synthetic and not source.classes:
+        raise ConfigError(f"config key {path + '.classes'!r}: a synthetic source needs at least one degradation class")
+    if paired and (source.label is None or source.classes):
+        raise ConfigError(f"config key {path!r}: a paired source needs a 'label' (its class name) and no 'classes'")
+    if source.repeat < 1:
+        raise ConfigError(f"config key {path + '.repeat'!r}: expected >= 1, got {source.repeat}")
+    for j, cls in enumerate(source.classes):
+        if cls.levels is not None and cls.levels[0] > cls.levels[1]:
+            raise ConfigError(f"config key {path}.classes.{j}.levels: expected (low, high) with low <= high, got {list(cls.levels)}")

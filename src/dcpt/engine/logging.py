@@ -1,0 +1,71 @@
+"""What a run reports: a tqdm bar (step, loss, steps/s, ETA), TensorBoard scalars and `metrics.jsonl`.
+
+Only rank 0 reports; on other ranks every method is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+
+class RunLogger:
+    def __init__(self, run_dir: Optional[Path], total_steps: int, start_step: int = 0, enabled: bool = True,
+                 tensorboard: bool = True):
+        self.enabled = enabled and run_dir is not None
+        self.bar = None
+        self.writer = None
+        self.jsonl = None
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        self.jsonl = open(Path(run_dir) / "metrics.jsonl", "a")
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is a declared dependency; tolerate a slim install
+                SummaryWriter = None
+            if SummaryWriter is not None:
+                self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tb"))
+        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
+                        file=sys.stderr, disable=not sys.stderr.isatty())
+        self._t0 = time.perf_counter()
+        self._step0 = start_step
+
+    def scalars(self, step: int, values: Dict[str, float], prefix: str = "train") -> None:
+        if not self.enabled:
+            return
+        record = {"step": step, "kind": prefix, **{k: float(v) for k, v in values.items()}}
+        self.jsonl.write(json.dumps(record) + "\n")
+        self.jsonl.flush()
+        if self.writer is not None:
+            for key, value in values.items():
+                self.writer.add_scalar(f"{prefix}/{key}", float(value), step)
+
+    def progress(self, step: int, loss: float) -> None:
+        if not self.enabled:
+            return
+        self.bar.n = step
+        rate = (step - self._step0) / max(time.perf_counter() - self._t0, 1e-9)
+        self.bar.set_postfix(loss=f"{loss:.4f}", steps_per_s=f"{rate:.2f}", refresh=False)
+        self.bar.refresh()
+
+    def message(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None and not self.bar.disable:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+        self.jsonl.close()

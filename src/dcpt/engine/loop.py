@@ -1,0 +1,257 @@
+"""The training loop: one function for single-process and torchrun runs (nanoGPT's habit).
+
+It knows nothing of DCPT: a `Job` hands it named modules, an objective ``(batch, modules) ->
+(loss, logs)`` and data; it owns optimisation (AdamW, warm-up + cosine, clipping, accumulation,
+AMP, EMA), validation, logging, atomic checkpoints and exact resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..config import DataConfig, OptimConfig, TrainConfig
+from ..errors import CheckpointError, DcptError
+from . import checkpointing as ckpt
+from .distributed import DistInfo, all_reduce_mean, barrier
+from .ema import ModelEma
+from .logging import RunLogger
+from .schedule import lr_at
+from .stream import BatchStream
+from .validate import validate
+
+
+class TrainingDiverged(DcptError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class Job:
+    """What to train. `objective` may also carry `trains` (names of the modules it optimises; default
+    all), `generator` (its own random stream, saved for resume), `evaluate(batch, modules) -> {metric:
+    Tensor[B]}` for validation and `find_unused_parameters` (for DDP)."""
+
+    modules: Dict[str, nn.Module]
+    objective: Callable
+    train_data: object
+    val_data: Optional[object] = None
+    val_batch_size: int = 1
+    group_names: Sequence[str] = ()
+    ema_of: Optional[str] = "net"
+    export: Optional[Callable[[Dict[str, nn.Module], int, Path], None]] = None
+    config: Dict = field(default_factory=dict)
+
+
+@dataclass
+class FitResult:
+    step: int
+    last_logs: Dict[str, float]
+    val_metrics: Dict[str, float]
+    exported: Optional[Path]
+
+
+class _Step(nn.Module):
+    """Puts every trained module behind one forward, so DDP sees one forward per backward."""
+
+    def __init__(self, modules: Dict[str, nn.Module], objective: Callable):
+        super().__init__()
+        self.nets = nn.ModuleDict(modules)
+        self._objective = [objective]
+
+    def forward(self, batch):
+        return self._objective[0](batch, self.nets)
+
+
+def to_device(batch: Dict, device: torch.device, channels_last: bool = False) -> Dict:
+    out = {}
+    for key, value in batch.items():
+        if isinstance(value, torch.Tensor):
+            value = value.to(device, non_blocking=True)
+            if channels_last and value.ndim == 4 and value.is_floating_point():
+                value = value.contiguous(memory_format=torch.channels_last)
+        out[key] = value
+    return out
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def _gather(obj, info: DistInfo) -> List:
+    if not info.enabled:
+        return [obj]
+    out = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_dir: Optional[Path],
+        device: torch.device, info: DistInfo = DistInfo(), resume: bool = False) -> FitResult:
+    """Train `job` for ``train.steps`` optimiser steps; writes into `run_dir` on rank 0 only."""
+    run_dir = Path(run_dir) if run_dir is not None else None
+    last_path = run_dir / ckpt.LAST if run_dir is not None else None
+    objective = job.objective
+    trains = tuple(getattr(objective, "trains", job.modules.keys()))
+    for name, module in job.modules.items():
+        module.to(device)
+        if train.channels_last:
+            module.to(memory_format=torch.channels_last)
+        module.train(name in trains)
+        module.requires_grad_(name in trains)
+    params = [p for name in trains for p in job.modules[name].parameters() if p.requires_grad]
+    adamw_kwargs = dict(lr=optim.lr, betas=optim.betas, weight_decay=optim.weight_decay)
+    if optim.fused:
+        adamw_kwargs["fused"] = True
+    optimizer = torch.optim.AdamW(params, **adamw_kwargs)
+    ema = ModelEma(job.modules[job.ema_of], train.ema) if job.ema_of and train.ema > 0 else None
+    scaler = torch.amp.GradScaler(device.type, enabled=train.amp == "fp16")
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(train.amp)
+    stream = BatchStream(job.train_data, data.batch_size, seed=data.seed, rank=info.rank,
+                         world_size=info.world_size, workers=data.workers, pin_memory=device.type == "cuda")
+    generator = getattr(objective, "generator", None)
+
+    _seed_everything(train.seed + info.rank)
+    if generator is not None:
+        generator.manual_seed(train.seed * 7919 + info.rank + 1)
+    step = 0
+    if resume:
+        state = ckpt.load_training_state(last_path)
+        step = _restore(state, job, optimizer, ema, scaler, stream, generator, info)
+
+    model: nn.Module = _Step({n: job.modules[n] for n in trains}, objective)
+    if info.enabled:
+        model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=bool(getattr(objective, "find_unused_parameters", False)))
+    if train.compile:
+        model = torch.compile(model)
+
+    logger = RunLogger(run_dir, train.steps, start_step=step, enabled=info.is_main)
+    sums: Dict[str, torch.Tensor] = {}
+    count = 0
+    last_logs: Dict[str, float] = {}
+    val_metrics: Dict[str, float] = {}
+    last_good = step if resume else None
+    try:
+        while step < train.steps:
+            lr = lr_at(step, optim.lr, train.steps, optim.warmup_steps, optim.min_lr)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.zero_grad(set_to_none=True)
+            step_loss = torch.zeros((), device=device)
+            for micro in range(train.accum):
+                batch = to_device(next(stream), device, train.channels_last)
+                sync = micro == train.accum - 1 or not info.enabled
+                with (contextlib.nullcontext() if sync else model.no_sync()):
+                    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                        loss, logs = model(batch)
+                    scaler.scale(loss / train.accum).backward()
+                step_loss += loss.detach().float() / train.accum
+                for key, value in logs.items():
+                    sums[key] = sums.get(key, 0.0) + torch.as_tensor(value, dtype=torch.float32).detach() / train.accum
+            step_loss = all_reduce_mean(step_loss, info)
+            if not torch.isfinite(step_loss).item():
+                where = f"{last_path} (step {last_good})" if last_good is not None else "none written yet"
+                raise TrainingDiverged(f"loss is {step_loss.item()} at step {step + 1}; stopped. Last good checkpoint: {where}")
+            if optim.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, optim.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            if ema is not None:
+                ema.update(job.modules[job.ema_of])
+            step += 1
+            count += 1
+
+            if (train.log_every and step % train.log_every == 0) or step == train.steps:
+                means = {k: v / count for k, v in sums.items()}
+                reduced = {k: all_reduce_mean(v.to(device), info).item() for k, v in means.items()}
+                last_logs = {"loss": step_loss.item(), **reduced, "lr": lr}
+                logger.scalars(step, last_logs)
+                sums, count = {}, 0
+            logger.progress(step, step_loss.item())
+            if job.val_data is not None and train.val_every and (step % train.val_every == 0 or step == train.steps):
+                val_metrics = _validate_main(job, ema, data, device, train, info, logger, step)
+            if last_path is not None and (step == train.steps or (train.ckpt_every and step % train.ckpt_every == 0)):
+                _save(last_path, step, job, optimizer, ema, scaler, stream, generator, info)
+                last_good = step
+    finally:
+        logger.close()
+
+    exported = None
+    if info.is_main and job.export is not None and run_dir is not None:
+        final_modules = dict(job.modules)
+        if ema is not None:
+            final_modules[job.ema_of] = ema.module
+        exported = run_dir / "final.safetensors"
+        job.export(final_modules, step, exported)
+    barrier(info)
+    return FitResult(step, last_logs, val_metrics, exported)
+
+
+def _validate_main(job, ema, data, device, train, info, logger, step) -> Dict[str, float]:
+    metrics: Dict[str, float] = {}
+    if info.is_main:
+        modules = dict(job.modules)
+        if ema is not None:
+            modules[job.ema_of] = ema.module
+        t0 = time.perf_counter()
+        metrics = validate(job.objective, modules, job.val_data, job.val_batch_size, device, job.group_names,
+                           channels_last=train.channels_last)
+        logger.scalars(step, metrics, prefix="val")
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        logger.message(f"[val] step {step}: {shown} ({time.perf_counter() - t0:.1f} s)")
+        for name in getattr(job.objective, "trains", job.modules.keys()):
+            job.modules[name].train()
+    barrier(info)
+    return metrics
+
+
+def _save(path: Path, step: int, job: Job, optimizer, ema, scaler, stream, generator, info: DistInfo) -> None:
+    per_rank = _gather({"rng": ckpt.rng_state(),
+                        "objective": generator.get_state() if generator is not None else None}, info)
+    if info.is_main:
+        state = {
+            "step": step,
+            "modules": {name: module.state_dict() for name, module in job.modules.items()},
+            "ema": ema.state_dict() if ema is not None else None,
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(),
+            "stream": stream.state_dict(),
+            "ranks": per_rank,
+            "world_size": info.world_size,
+            "config": job.config,
+        }
+        ckpt.save_atomic(state, path)
+    barrier(info)
+
+
+def _restore(state, job: Job, optimizer, ema, scaler, stream, generator, info: DistInfo) -> int:
+    try:
+        for name, module in job.modules.items():
+            module.load_state_dict(state["modules"][name])
+        optimizer.load_state_dict(state["optimizer"])
+        if ema is not None and state.get("ema") is not None:
+            ema.load_state_dict(state["ema"])
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"the training checkpoint does not match this run's model: {str(exc).splitlines()[0]}") from None
+    scaler.load_state_dict(state["scaler"])
+    stream.load_state_dict(state["stream"])
+    ranks = state["ranks"]
+    mine = ranks[info.rank] if info.rank < len(ranks) else ranks[0]
+    ckpt.set_rng_state(mine["rng"])
+    if generator is not None and mine["objective"] is not None:
+        generator.set_state(mine["objective"])
+    return int(state["step"])

@@ -1,0 +1,81 @@
+"""An endless, resumable stream of training batches whose order we control (not DataLoader's RNG).
+
+Epoch `e` visits ``randperm(len(dataset))`` drawn from a generator seeded by ``(seed, e)``; the
+global batch ``k`` of the epoch is ``perm[k*G : (k+1)*G]`` with ``G = batch_size * world_size``,
+and rank ``r`` takes its ``r``-th slice of ``batch_size``. So N processes see exactly the samples
+one process would see with an N times larger batch, and ``(epoch, batch)`` is the whole position:
+saving it and the dataset's own seed is enough to continue the exact sample stream after a resume.
+The last incomplete global batch of an epoch is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterator, List
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..errors import DataError
+
+
+class BatchStream:
+    def __init__(self, dataset, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1,
+                 workers: int = 0, pin_memory: bool = False):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.workers = workers
+        self.pin_memory = pin_memory
+        self.global_batch = batch_size * world_size
+        self.batches_per_epoch = len(dataset) // self.global_batch
+        if self.batches_per_epoch == 0:
+            raise DataError(f"training data has {len(dataset)} samples per epoch, fewer than one global batch of {self.global_batch}")
+        self.epoch = 0
+        self.batch = 0
+        self._iter = None
+
+    def epoch_order(self, epoch: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(len(self.dataset), generator=gen)
+
+    def _indices(self, epoch: int, start_batch: int) -> List[List[int]]:
+        perm = self.epoch_order(epoch).tolist()
+        lo = self.rank * self.batch_size
+        return [perm[k * self.global_batch + lo: k * self.global_batch + lo + self.batch_size]
+                for k in range(start_batch, self.batches_per_epoch)]
+
+    def _start_epoch_iterator(self) -> Iterator:
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(self.epoch)
+        loader = DataLoader(self.dataset, batch_sampler=self._indices(self.epoch, self.batch),
+                            num_workers=self.workers, pin_memory=self.pin_memory)
+        return iter(loader)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Dict:
+        if self.batch >= self.batches_per_epoch:
+            self.epoch += 1
+            self.batch = 0
+            self._iter = None
+        if self._iter is None:
+            self._iter = self._start_epoch_iterator()
+        item = next(self._iter)
+        self.batch += 1
+        return item
+
+    def state_dict(self) -> Dict[str, int]:
+        """Position of the next batch: epoch, global batch index and sample index within the epoch."""
+        return {"epoch": self.epoch, "batch": self.batch, "index": self.batch * self.global_batch,
+                "seed": self.seed, "global_batch": self.global_batch}
+
+    def load_state_dict(self, state: Dict[str, int]) -> None:
+        if state.get("global_batch", self.global_batch) != self.global_batch:
+            raise DataError(f"cannot resume: the checkpoint's global batch is {state['global_batch']} samples, "
+                            f"this run's is {self.global_batch} (batch_size x processes)")
+        self.epoch = int(state["epoch"])
+        self.batch = int(state["batch"])
+        self._iter = None

@@ -1,0 +1,51 @@
+"""DCPT pre-training: classify the degradation from the net's features, and reconstruct the clean image.
+
+Per step (two forward passes, one backward)::
+
+    loss = cls_weight * CE(classifier(net.features(lq)), label) + rec_weight * L1(net(gt), gt)
+
+The classifier sees only the features, never the image; the cross-entropy therefore reaches the net
+through `net.features`, and the L1 term keeps the whole net a restoration network.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def accuracy(logits: Tensor, labels: Tensor) -> Tensor:
+    """Fraction of correct top-1 predictions (a 0-dim tensor)."""
+    return (logits.argmax(dim=1) == labels).float().mean()
+
+
+class DcptObjective:
+    trains = ("net", "classifier")
+
+    def __init__(self, cls_weight: float = 1.0, rec_weight: float = 1.0):
+        self.cls_weight = cls_weight
+        self.rec_weight = rec_weight
+        self.find_unused_parameters = rec_weight == 0
+
+    def __call__(self, batch: Dict, nets) -> Tuple[Tensor, Dict[str, Tensor]]:
+        net, classifier = nets["net"], nets["classifier"]
+        labels = batch["label"]
+        logits = classifier(net.features(batch["lq"])).float()
+        cls_loss = F.cross_entropy(logits, labels)
+        loss = self.cls_weight * cls_loss
+        logs = {"cls_loss": cls_loss.detach(), "acc": accuracy(logits.detach(), labels)}
+        if self.rec_weight:
+            gt = batch["gt"]
+            rec_loss = F.l1_loss(net(gt).float(), gt.float())
+            loss = loss + self.rec_weight * rec_loss
+            logs["rec_loss"] = rec_loss.detach()
+        return loss, logs
+
+    @torch.no_grad()
+    def evaluate(self, batch: Dict, nets) -> Dict[str, Tensor]:
+        """Per image: 1.0 where the degradation of `lq` is named correctly, else 0.0."""
+        logits = nets["classifier"](nets["net"].features(batch["lq"]))
+        return {"acc": (logits.argmax(dim=1) == batch["label"]).float()}

@@ -1,0 +1,78 @@
+"""MaskDCPT pre-training: classify the degradation and restore the clean image from a *masked* input.
+
+Per step (one forward pass)::
+
+    mask = random_patch_mask(ratio, patch)          # 1 = visible
+    y, features = net.forward_masked(lq, mask)
+    loss = cls_weight * CE(classifier(features), label) + rec_weight * L1(y, gt)
+
+`mask_mode` picks how masked patches are kept out of the net: ``sparse`` and ``token`` use the net's
+own `forward_masked` (sparse SparK-style for NAFNet; zeros, or the learned ``mask_token`` when the
+net was built with one, for the Transformers); ``zero`` blanks the patches of the input and runs the
+ordinary dense network (SimMIM with a zero token, works for any net).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import ConfigError
+from ..models.masking import random_patch_mask
+from .dcpt import accuracy
+
+MASK_MODES = ("sparse", "zero", "token")
+
+
+class MaskDcptObjective:
+    trains = ("net", "classifier")
+    find_unused_parameters = True
+
+    def __init__(self, cls_weight: float = 1.0, rec_weight: float = 1.0, mask_ratio: float = 0.5,
+                 mask_patch: Optional[int] = None, mask_mode: str = "sparse"):
+        if mask_mode not in MASK_MODES:
+            raise ConfigError(f"mask_mode: expected one of {', '.join(MASK_MODES)}, got {mask_mode!r}")
+        self.cls_weight = cls_weight
+        self.rec_weight = rec_weight
+        self.mask_ratio = mask_ratio
+        self.mask_patch = mask_patch
+        self.mask_mode = mask_mode
+        self.generator = torch.Generator()
+
+    def check_net(self, net) -> None:
+        """Fail early (one line) when `net` cannot run this objective."""
+        if not hasattr(net, "forward_masked"):
+            raise ConfigError(f"{type(net).__name__} has no masked forward; MaskDCPT needs one")
+        if self.mask_mode == "token" and getattr(net, "mask_token", None) is None:
+            raise ConfigError(f"mask_mode 'token' needs a net built with a learned mask token "
+                              f"(model.overrides.mask_token: true on restormer / swinir / promptir); "
+                              f"{type(net).__name__} has none")
+
+    def make_mask(self, lq: Tensor, net) -> Tensor:
+        patch = self.mask_patch or net.mask_patch_size
+        b, _, h, w = lq.shape
+        return random_patch_mask(b, h, w, patch, self.mask_ratio, generator=self.generator, device=lq.device)
+
+    def __call__(self, batch: Dict, nets) -> Tuple[Tensor, Dict[str, Tensor]]:
+        net, classifier = nets["net"], nets["classifier"]
+        lq, gt, labels = batch["lq"], batch["gt"], batch["label"]
+        mask = self.make_mask(lq, net).to(lq.dtype)
+        if self.mask_mode == "zero":
+            y, features = net.forward_masked(lq * mask, torch.ones_like(mask))
+        else:
+            y, features = net.forward_masked(lq, mask)
+        logits = classifier(features).float()
+        cls_loss = F.cross_entropy(logits, labels)
+        rec_loss = F.l1_loss(y.float(), gt.float())
+        loss = self.cls_weight * cls_loss + self.rec_weight * rec_loss
+        logs = {"cls_loss": cls_loss.detach(), "rec_loss": rec_loss.detach(), "acc": accuracy(logits.detach(), labels)}
+        return loss, logs
+
+    @torch.no_grad()
+    def evaluate(self, batch: Dict, nets) -> Dict[str, Tensor]:
+        """Per image: 1.0 where the degradation of the *unmasked* `lq` is named correctly (how it is used)."""
+        logits = nets["classifier"](nets["net"].features(batch["lq"]))
+        return {"acc": (logits.argmax(dim=1) == batch["label"]).float()}

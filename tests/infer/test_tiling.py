@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from dcpt.errors import DcptError
-from dcpt.infer.tiling import count_tiles, edge_window, restore_tiled, tile_starts
+from dcpt.infer.tiling import count_tiles, edge_window, grid_multiple, restore_tiled, tile_spans
 
 
 def conv_net(layers: int = 3, seed: int = 0) -> nn.Module:
@@ -70,16 +70,20 @@ def test_progress_counts_every_tile_and_matches_count_tiles():
     calls = []
     restore_tiled(Constant(0.5), img, tile=20, overlap=4, batch=4, progress=lambda d, t: calls.append((d, t)))
     total = count_tiles(50, 70, 20, 4)
-    assert total == len(tile_starts(50, 20, 4)) * len(tile_starts(70, 20, 4))
+    assert total == len(tile_spans(50, 20, 4)) * len(tile_spans(70, 20, 4))
     assert calls[-1] == (total, total)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
 
 
-def test_tile_starts_cover_the_axis_and_end_on_the_border():
-    for size, tile, overlap in [(100, 32, 8), (33, 32, 8), (64, 32, 0), (1000, 512, 32)]:
-        starts = tile_starts(size, tile, overlap)
-        assert starts[0] == 0 and starts[-1] + tile == size
-        assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
+@pytest.mark.parametrize("size,tile,overlap,align", [(100, 32, 8, 1), (33, 32, 8, 1), (64, 32, 0, 1),
+                                                     (1000, 512, 32, 1), (1000, 512, 32, 16), (77, 40, 12, 8),
+                                                     (50, 40, 16, 16), (3840, 512, 32, 16)])
+def test_tile_spans_cover_the_axis_on_the_grid(size, tile, overlap, align):
+    spans = tile_spans(size, tile, overlap, align)
+    assert spans[0][0] == 0 and sum(spans[-1]) == size
+    assert all(start % align == 0 for start, _ in spans)
+    assert all(length <= max(tile, align) + align - 1 for _, length in spans)
+    assert all(a_start + a_len - b_start >= min(overlap, size) for (a_start, a_len), (b_start, _) in zip(spans, spans[1:]))
 
 
 def test_window_is_one_at_image_borders_and_ramps_smoothly_inside():
@@ -109,3 +113,34 @@ def test_bad_arguments_raise_one_line_errors():
         restore_tiled(Constant(0.0), img, tile=8, overlap=8)
     with pytest.raises(DcptError, match="B x C x H x W"):
         restore_tiled(Constant(0.0), img[0], tile=8, overlap=2)
+
+
+def test_results_are_ordinary_tensors():
+    img = torch.rand(1, 3, 40, 40)
+    for tile in (None, 16):
+        out = restore_tiled(conv_net(), img, tile=tile, overlap=8)
+        assert not out.is_inference() and not out.requires_grad
+
+
+@pytest.mark.parametrize("tlc", [False, True])
+def test_nafnet_tiny_tiled_is_close_to_whole_image(tlc, capsys):
+    """NAFNet's channel attention pools over each tile: tiled != whole, but close (PSNR printed)."""
+    from dcpt.models import create_model
+    from dcpt.models.nafnet import local_pooling
+
+    torch.manual_seed(0)
+    net = create_model("nafnet-tiny").eval()
+    with torch.no_grad():  # NAFNet starts with beta = gamma = 0 (blocks are identities): wake them up
+        for name, param in net.named_parameters():
+            if name.endswith(("beta", "gamma")):
+                param.normal_(0.0, 0.5)
+    if tlc:
+        net = local_pooling(net, 32)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 72), torch.linspace(0, 1, 88), indexing="ij")
+    img = (0.2 + 0.5 * torch.stack([xx, yy, xx * yy]) + 0.2 * torch.rand(3, 72, 88))[None].clamp(0, 1)
+    whole = restore_tiled(net, img, tile=None)
+    tiled = restore_tiled(net, img, tile=48, overlap=16)
+    value = psnr_db(tiled, whole)
+    with capsys.disabled():
+        print(f"\nnafnet-tiny {'TLC' if tlc else 'global SCA'}: tiled (48/16) vs whole PSNR = {value:.1f} dB")
+    assert math.isfinite(value) and value > 30

@@ -4,17 +4,19 @@ Why tiles: a restoration U-Net holds several full-resolution feature maps per bl
 needs tens of GB in one forward pass. Cut into overlapping tiles, the peak memory depends on the tile
 size only; the output and a weight map are accumulated in two preallocated buffers.
 
-How tiles are placed and blended: tiles start every ``tile - overlap`` pixels and the last tile of a
-row or column is moved back so that it ends exactly on the image border (no padding, so no padding
-artefacts). Each tile's output is multiplied by a separable window and added to the output buffer;
-the buffer is divided by the summed window at the end. Along an edge shared with another tile the
-window is zero for the first ``overlap // 4`` pixels (where the tile lacked context), rises as a
-raised cosine over the middle half of the overlap and is one beyond; along an image border it is one,
-so it never vanishes there. Every pixel therefore has a positive total weight.
+How tiles are placed and blended: tiles start every ``tile - overlap`` pixels, at multiples of the
+network's grid (`align`, e.g. 16 for NAFNet's four 2x downsamplings, 8 for a SwinIR window), so that
+every tile sees the same downsampling phase and windows as the whole image. The last tile of a row or
+column starts on the grid and runs to the image border (up to ``align - 1`` pixels longer than the
+others), so no padding is added at tile edges. Each tile's output is multiplied by a separable window
+and added to a preallocated output buffer; the buffer is divided by the summed window at the end.
+Along an edge shared with another tile the window is zero for the first ``overlap // 4`` pixels
+(where the tile lacked context), rises as a raised cosine over the middle half of the overlap and is
+one beyond; along an image border it is one, so it never vanishes there. Every pixel therefore has a
+positive total weight.
 
-Exactness: a network whose receptive-field radius is at most ``overlap // 4`` pixels (pure
-convolutions, no global pooling or attention over the whole image) gives the whole-image result to
-float precision.
+Exactness: a network without global operations whose receptive-field radius is at most
+``overlap // 4`` pixels gives the whole-image result to float precision.
 
 Networks with global operations: NAFNet's simplified channel attention (and PromptIR's prompt
 pooling, Restormer's transposed attention) average over the whole input. Tiled, each tile computes
@@ -38,14 +40,30 @@ from ..errors import DcptError
 ProgressFn = Callable[[int, int], None]
 
 
-def tile_starts(size: int, tile: int, overlap: int) -> List[int]:
-    """Start offsets along one axis of `size` pixels; the last tile ends on the border."""
+def grid_multiple(net: nn.Module) -> int:
+    """The pixel grid a network computes on: its padding multiple (one pixel of its coarsest scale)."""
+    for name in ("padder_size", "mask_patch_size"):
+        value = getattr(net, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 1
+
+
+def tile_spans(size: int, tile: int, overlap: int, align: int = 1) -> List[Tuple[int, int]]:
+    """``(start, length)`` of the tiles along one axis of `size` pixels.
+
+    Starts are multiples of `align`; consecutive tiles overlap by at least `overlap`; the last tile
+    ends on the border. `tile` is first rounded down to a multiple of `align` (at least `align`).
+    """
+    tile = max(align, tile // align * align)
     if size <= tile:
-        return [0]
-    stride = tile - overlap
+        return [(0, size)]
+    stride = max(align, (tile - overlap) // align * align)
     starts = list(range(0, size - tile, stride))
-    starts.append(size - tile)
-    return starts
+    last = (size - tile) // align * align
+    if last > starts[-1]:
+        starts.append(last)
+    return [(start, tile) for start in starts[:-1]] + [(starts[-1], size - starts[-1])]
 
 
 def edge_window(length: int, overlap: int, ramp_start: bool, ramp_end: bool) -> torch.Tensor:
@@ -63,20 +81,21 @@ def edge_window(length: int, overlap: int, ramp_start: bool, ramp_end: bool) -> 
     return weights
 
 
-def count_tiles(height: int, width: int, tile: Optional[int], overlap: int = 32) -> int:
-    """How many forward tiles `restore_tiled` runs for an image of `height` x `width` pixels."""
+def count_tiles(height: int, width: int, tile: Optional[int], overlap: int = 32, align: int = 1) -> int:
+    """How many tiles `restore_tiled` runs for an image of `height` x `width` pixels."""
     if not tile or (height <= tile and width <= tile):
         return 1
-    return len(tile_starts(height, tile, overlap)) * len(tile_starts(width, tile, overlap))
+    return len(tile_spans(height, tile, overlap, align)) * len(tile_spans(width, tile, overlap, align))
 
 
-def _check_args(img: torch.Tensor, tile: Optional[int], overlap: int, batch: int) -> None:
+def _check_args(img: torch.Tensor, tile: Optional[int], overlap: int, batch: int, align: int) -> None:
     if img.ndim != 4:
         raise DcptError(f"expected a B x C x H x W image tensor, got shape {tuple(img.shape)}")
     if tile and tile < 1:
         raise DcptError(f"tile must be a positive number of pixels (or 0 for whole-image mode), got {tile}")
-    if overlap < 0 or (tile and overlap >= tile):
-        raise DcptError(f"overlap must be in [0, tile), got overlap={overlap} with tile={tile}")
+    if overlap < 0 or (tile and overlap >= max(align, tile // align * align)):
+        raise DcptError(f"overlap must be in [0, tile) with tile rounded down to a multiple of {align} pixels "
+                        f"(the network's grid), got overlap={overlap} with tile={tile}")
     if batch < 1:
         raise DcptError(f"batch must be at least 1 tile per forward pass, got {batch}")
 
@@ -87,11 +106,22 @@ def _net_device(net: nn.Module, fallback: torch.device) -> torch.device:
     return fallback
 
 
-def _tile_boxes(height: int, width: int, tile: int, overlap: int) -> Iterator[Tuple[int, int, int, int]]:
-    tile_h, tile_w = min(tile, height), min(tile, width)
-    for top in tile_starts(height, tile, overlap):
-        for left in tile_starts(width, tile, overlap):
-            yield top, left, tile_h, tile_w
+def _tile_boxes(height: int, width: int, tile: int, overlap: int, align: int) -> List[Tuple[int, int, int, int]]:
+    return [(top, left, tile_h, tile_w)
+            for top, tile_h in tile_spans(height, tile, overlap, align)
+            for left, tile_w in tile_spans(width, tile, overlap, align)]
+
+
+def _same_shape_groups(boxes, batch: int) -> Iterator[list]:
+    """Consecutive boxes of one shape, at most `batch` per group (they are stacked in one forward)."""
+    group: list = []
+    for box in boxes:
+        if group and (len(group) == batch or group[0][2:] != box[2:]):
+            yield group
+            group = []
+        group.append(box)
+    if group:
+        yield group
 
 
 def restore_tiled(
@@ -101,6 +131,7 @@ def restore_tiled(
     overlap: int = 32,
     batch: int = 1,
     progress: Optional[ProgressFn] = None,
+    align: Optional[int] = None,
 ) -> torch.Tensor:
     """Run `net` over `img` (B x 3 x H x W, [0, 1]) tile by tile and blend the tiles without seams.
 
@@ -108,34 +139,39 @@ def restore_tiled(
     whole image at once. `batch` tiles go through the network per forward pass. Tiles are moved to
     the network's device and their outputs back to `img`'s device, so a large image may stay on the
     CPU while a GPU restores it. `progress(done, total)` is called after every forward pass with the
-    number of tiles finished so far. The output is not clamped: callers clamp before quantising.
+    number of tiles finished so far. `align` (pixels) is the grid tile starts snap to; None reads it
+    from the network (`grid_multiple`). The output is not clamped: callers clamp before quantising.
     See the module docstring for the effect of tiling on networks with global pooling (NAFNet).
     """
-    _check_args(img, tile, overlap, batch)
+    align = grid_multiple(net) if align is None else max(1, int(align))
+    _check_args(img, tile, overlap, batch, align)
     height, width = img.shape[-2:]
     device = _net_device(net, img.device)
-    total = count_tiles(height, width, tile, overlap)
-    with torch.inference_mode():
-        if total == 1:
+    total = count_tiles(height, width, tile, overlap, align)
+    if total == 1:
+        with torch.inference_mode():
             out = net(img.to(device)).to(img.device)
-            if progress is not None:
-                progress(1, 1)
-            return out
-        return _blend_tiles(net, img, tile, overlap, batch, device, total, progress)
+        if progress is not None:
+            progress(1, 1)
+        return out.clone()
+    with torch.inference_mode():
+        return _blend_tiles(net, img, _tile_boxes(height, width, tile, overlap, align), overlap, batch,
+                            device, progress)
 
 
-def _blend_tiles(net, img, tile, overlap, batch, device, total, progress) -> torch.Tensor:
+def _blend_tiles(net, img, boxes, overlap, batch, device, progress) -> torch.Tensor:
     height, width = img.shape[-2:]
     out: Optional[torch.Tensor] = None
-    weight_sum = torch.zeros(1, 1, height, width, dtype=torch.float32, device=img.device)
-    boxes = list(_tile_boxes(height, width, tile, overlap))
+    with torch.inference_mode(False):  # ordinary tensors, so callers may modify the result in place
+        weight_sum = torch.zeros(1, 1, height, width, dtype=torch.float32, device=img.device)
     done = 0
-    for first in range(0, len(boxes), batch):
-        group = boxes[first:first + batch]
+    for group in _same_shape_groups(boxes, batch):
         crops = [img[..., t:t + th, l:l + tw] for t, l, th, tw in group]
         results = net(torch.cat(crops).to(device)).to(img.device).float()
         if out is None:
-            out = torch.zeros(img.shape[0], results.shape[1], height, width, dtype=torch.float32, device=img.device)
+            with torch.inference_mode(False):
+                out = torch.zeros(img.shape[0], results.shape[1], height, width, dtype=torch.float32,
+                                  device=img.device)
         for index, (top, left, tile_h, tile_w) in enumerate(group):
             window = _window_2d(top, left, tile_h, tile_w, height, width, overlap).to(img.device)
             result = results[index * img.shape[0]:(index + 1) * img.shape[0]]
@@ -143,8 +179,8 @@ def _blend_tiles(net, img, tile, overlap, batch, device, total, progress) -> tor
             weight_sum[..., top:top + tile_h, left:left + tile_w] += window
         done += len(group)
         if progress is not None:
-            progress(done, total)
-    return out / weight_sum
+            progress(done, len(boxes))
+    return out.div_(weight_sum)
 
 
 def _window_2d(top, left, tile_h, tile_w, height, width, overlap) -> torch.Tensor:

@@ -1,6 +1,9 @@
 """`dcpt make-dataset`: replayable pairs, identical bytes for any worker count, resume, bad input."""
 
 import json
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -72,7 +75,26 @@ def test_resume_after_interruption_gives_the_bytes_of_a_clean_run(src, tmp_path)
         path.unlink()
     lines = (resumed / "manifest.jsonl").read_text().splitlines(keepends=True)
     (resumed / "manifest.jsonl").write_text("".join(lines[:3]) + lines[3][:10])
+    (resumed / "lq" / ".0000_img0_cut-short.png").write_bytes(b"\x89PNG half")  # a write killed mid-way
     make_paired_dataset(src, resumed, types, per_image=2, seed=1, workers=2, progress=False)
+    assert snapshot(resumed) == snapshot(reference)
+
+
+@pytest.mark.slow
+def test_a_killed_run_completes_on_rerun(src, tmp_path):
+    types = ops(2)
+    args = [str(src), "--types", *types, "--per-image", "6", "--seed", "4", "--quiet"]
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    assert main(["make-dataset", args[0], str(reference), *args[1:]]) == 0
+    command = [sys.executable, "-m", "dcpt", "make-dataset", args[0], str(resumed), *args[1:]]
+    process = subprocess.Popen(command)
+    deadline = time.time() + 60
+    while process.poll() is None and len(list((resumed / "lq").glob("*.png"))) < 5 and time.time() < deadline:
+        time.sleep(0.02)
+    process.kill()
+    assert process.wait() != 0, "the run ended before it could be killed"
+    assert len(list((resumed / "lq").glob("*.png"))) < 2 * 3 * 6
+    assert main(["make-dataset", args[0], str(resumed), *args[1:]]) == 0
     assert snapshot(resumed) == snapshot(reference)
 
 

@@ -40,10 +40,7 @@ def add_parsers(subparsers) -> None:
 
 def run(args) -> int:
     from ..data.make_dataset import make_paired_dataset
-    from ..errors import DcptError
 
-    if args.seed < 0:
-        raise DcptError(f"--seed must be 0 or more, got {args.seed}")
     records = make_paired_dataset(
         args.src,
         args.out,

@@ -86,7 +86,8 @@ def plan_jobs(
             for r in range(per_image):
                 g = torch.Generator().manual_seed(derive_seed(seed, i, cls.name, r))
                 lo, hi = cls.level_range
-                level = float(torch.tensor(lo + (hi - lo) * float(torch.rand((), generator=g, dtype=torch.float64))))
+                t = float(torch.rand((), generator=g, dtype=torch.float64))
+                level = float(torch.tensor(lo + (hi - lo) * t))  # float32, as the op will see it
                 crop = None
                 if patch is not None:
                     crop = draw_crop(g, sizes[i][0], sizes[i][1], patch)
@@ -141,11 +142,21 @@ def _check_settings(out: Path, settings: dict) -> None:
         try:
             previous = json.loads(path.read_text())
         except (OSError, ValueError):
-            raise DataError(f"{path}: unreadable settings of an earlier run; delete it or use an empty folder") from None
+            raise DataError(f"{path}: unreadable settings of an earlier run; delete it or use an empty folder") \
+                from None
         if previous != settings:
             raise DataError(f"{out} was made with other settings ({path}); use an empty folder or the same settings")
     else:
         _write_text(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+
+
+def _remove_partial_files(out: Path) -> None:
+    """Temporary files of writes cut short by a kill (hidden names, never part of the data set)."""
+    leftovers = [out / f".{MANIFEST_FILE}.tmp", out / f".{SETTINGS_FILE}.tmp"]
+    leftovers += [*(out / "lq").glob(".*.png"), *(out / "gt").glob(".*.png")]
+    for path in leftovers:
+        if path.is_file():
+            path.unlink()
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -175,6 +186,8 @@ def make_paired_dataset(
         raise DataError("give at least one degradation type")
     if levels is not None and len(levels) != len(types):
         raise DataError(f"give one level per type: {len(types)} types but {len(levels)} levels")
+    if seed < 0:
+        raise DataError(f"--seed must be 0 or more, got {seed}")
     if per_image < 1:
         raise DataError(f"--per-image must be at least 1, got {per_image}")
     if patch is not None and patch < 1:
@@ -194,6 +207,7 @@ def make_paired_dataset(
     settings = {"types": names, "levels": None if levels is None else [float(v) for v in levels],
                 "per_image": per_image, "seed": seed, "patch": patch, "sources": [label for label, _ in sources]}
     _check_settings(out, settings)
+    _remove_partial_files(out)
 
     by_class = dict(zip(names, classes))
     todo = [(j, sources[j.image_index][1], by_class[j.type], str(out)) for j in jobs

@@ -1,0 +1,174 @@
+"""PromptIR (Potlapalli et al., NeurIPS 2023): Restormer whose decoder mixes in learned prompts.
+
+At each of the three lower decoder levels a prompt-generation block weighs `prompt_len` learned
+prompt maps by a softmax over the level's globally pooled features, resizes the mix to the level
+(bilinear) and convolves it; a prompt-interaction Transformer block (``noise_level*``) runs on the
+concatenation and a 1x1 conv (``reduce_noise_level*``) brings the width back.
+
+Names, shapes and defaults follow va1shn9v/PromptIR `net/model.py` with ``decoder=True`` (35.59 M
+parameters), so its checkpoints and the DCPT / MaskDCPT PromptIR releases load strictly. Upstream
+also builds six 1x1 convs that its forward never uses (``chnl_reduce1..3``,
+``reduce_noise_channel_1..3``, 0.13 M parameters); they are kept only so that upstream checkpoints
+load (``unused_upstream_layers``, on for the upstream preset, off for the small one), and a
+checkpoint without them (the MaskDCPT naming) still loads strictly.
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import DcptError
+from .registry import register_arch, register_model
+from .transformer_blocks import (
+    Downsample,
+    OverlapPatchEmbed,
+    PyramidTransformerNet,
+    TransformerBlock,
+    Upsample,
+    rename_maskdcpt_keys,
+    transformer_stage,
+)
+
+UNUSED_LAYERS = ("chnl_reduce1", "chnl_reduce2", "chnl_reduce3",
+                 "reduce_noise_channel_1", "reduce_noise_channel_2", "reduce_noise_channel_3")
+
+
+class PromptGenBlock(nn.Module):
+    """Input-conditioned prompt: softmax(linear(mean-pooled x)) weights over `prompt_len` learned
+    `prompt_dim` x `prompt_size` x `prompt_size` maps, bilinearly resized to x, then a 3x3 conv."""
+
+    def __init__(self, prompt_dim: int, prompt_len: int, prompt_size: int, lin_dim: int):
+        super().__init__()
+        self.prompt_param = nn.Parameter(torch.rand(1, prompt_len, prompt_dim, prompt_size, prompt_size))
+        self.linear_layer = nn.Linear(lin_dim, prompt_len)
+        self.conv3x3 = nn.Conv2d(prompt_dim, prompt_dim, kernel_size=3, padding=1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        weights = F.softmax(self.linear_layer(x.mean(dim=(-2, -1))), dim=1)
+        prompt = torch.einsum("bl,lchw->bchw", weights, self.prompt_param[0])
+        prompt = F.interpolate(prompt, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return self.conv3x3(prompt)
+
+
+class PromptIR(PyramidTransformerNet):
+    """Restormer's encoder; decoder levels 3, 2, 1 preceded by prompt blocks on the latent and on
+    the level-3 and level-2 outputs. `prompt_dims` / `prompt_sizes` are listed from the finest
+    prompt (``prompt1``, on the 2dim level) to the coarsest (``prompt3``, on the 8dim latent).
+
+    `mask_token`: add a learned token (``mask_token``, dim values) for `forward_masked`; off by
+    default so that the parameter set equals upstream's.
+    """
+
+    def __init__(self, inp_channels: int = 3, out_channels: int = 3, dim: int = 48,
+                 num_blocks: Sequence[int] = (4, 6, 6, 8), num_refinement_blocks: int = 4,
+                 heads: Sequence[int] = (1, 2, 4, 8), ffn_expansion_factor: float = 2.66, bias: bool = False,
+                 layernorm_type: str = "WithBias", decoder: bool = True,
+                 prompt_dims: Sequence[int] = (64, 128, 320), prompt_sizes: Sequence[int] = (64, 32, 16),
+                 prompt_len: int = 5, unused_upstream_layers: bool = True, mask_token: bool = False):
+        super().__init__()
+        if not decoder:
+            raise DcptError("PromptIR needs decoder=True (upstream's decoder=False does not run)")
+        if len(num_blocks) != 4 or len(heads) != 4 or len(prompt_dims) != 3 or len(prompt_sizes) != 3:
+            raise DcptError(f"PromptIR needs 4 num_blocks/heads and 3 prompt_dims/prompt_sizes, got "
+                            f"{num_blocks}, {heads}, {prompt_dims}, {prompt_sizes}")
+        self.in_channels = inp_channels
+        self.feature_channels = (2 * dim, 2 * dim, 4 * dim)
+        p1, p2, p3 = prompt_dims
+
+        def stage(width: int, level: int, depth: int) -> nn.Sequential:
+            return transformer_stage(width, heads[level], depth, ffn_expansion_factor, bias, layernorm_type)
+
+        def interaction(width: int) -> TransformerBlock:
+            return TransformerBlock(width, heads[2], ffn_expansion_factor, bias, layernorm_type)
+
+        self.patch_embed = OverlapPatchEmbed(inp_channels, dim)
+        self.prompt1 = PromptGenBlock(p1, prompt_len, prompt_sizes[0], lin_dim=2 * dim)
+        self.prompt2 = PromptGenBlock(p2, prompt_len, prompt_sizes[1], lin_dim=4 * dim)
+        self.prompt3 = PromptGenBlock(p3, prompt_len, prompt_sizes[2], lin_dim=8 * dim)
+        if unused_upstream_layers:
+            self.chnl_reduce1 = nn.Conv2d(p1, p1, kernel_size=1, bias=bias)
+            self.chnl_reduce2 = nn.Conv2d(p2, p2, kernel_size=1, bias=bias)
+            self.chnl_reduce3 = nn.Conv2d(p3, 256, kernel_size=1, bias=bias)
+            self.reduce_noise_channel_1 = nn.Conv2d(dim + p1, dim, kernel_size=1, bias=bias)
+            self.reduce_noise_channel_2 = nn.Conv2d(2 * dim + p2, 2 * dim, kernel_size=1, bias=bias)
+            self.reduce_noise_channel_3 = nn.Conv2d(4 * dim + 256, 4 * dim, kernel_size=1, bias=bias)
+
+        self.encoder_level1 = stage(dim, 0, num_blocks[0])
+        self.down1_2 = Downsample(dim)
+        self.encoder_level2 = stage(dim * 2, 1, num_blocks[1])
+        self.down2_3 = Downsample(dim * 2)
+        self.encoder_level3 = stage(dim * 4, 2, num_blocks[2])
+        self.down3_4 = Downsample(dim * 4)
+        self.latent = stage(dim * 8, 3, num_blocks[3])
+
+        self.noise_level3 = interaction(8 * dim + p3)
+        self.reduce_noise_level3 = nn.Conv2d(8 * dim + p3, 4 * dim, kernel_size=1, bias=bias)
+        self.up4_3 = Upsample(4 * dim)
+        self.reduce_chan_level3 = nn.Conv2d(6 * dim, 4 * dim, kernel_size=1, bias=bias)
+        self.decoder_level3 = stage(dim * 4, 2, num_blocks[2])
+
+        self.noise_level2 = interaction(4 * dim + p2)
+        self.reduce_noise_level2 = nn.Conv2d(4 * dim + p2, 4 * dim, kernel_size=1, bias=bias)
+        self.up3_2 = Upsample(4 * dim)
+        self.reduce_chan_level2 = nn.Conv2d(4 * dim, 2 * dim, kernel_size=1, bias=bias)
+        self.decoder_level2 = stage(dim * 2, 1, num_blocks[1])
+
+        self.noise_level1 = interaction(2 * dim + p1)
+        self.reduce_noise_level1 = nn.Conv2d(2 * dim + p1, 2 * dim, kernel_size=1, bias=bias)
+        self.up2_1 = Upsample(2 * dim)
+        self.decoder_level1 = stage(dim * 2, 0, num_blocks[0])
+
+        self.refinement = stage(dim * 2, 0, num_refinement_blocks)
+        self.output = nn.Conv2d(dim * 2, out_channels, kernel_size=3, padding=1, bias=bias)
+        if mask_token:
+            self.mask_token = nn.Parameter(torch.zeros(dim))
+        self.register_load_state_dict_pre_hook(_accept_upstream_variants)
+
+    @staticmethod
+    def _prompted(x: Tensor, prompt: PromptGenBlock, interaction: nn.Module, reduce: nn.Conv2d) -> Tensor:
+        return reduce(interaction(torch.cat([x, prompt(x)], 1)))
+
+    def _trunk(self, embedded: Tensor) -> List[Tensor]:
+        enc1 = self.encoder_level1(embedded)
+        enc2 = self.encoder_level2(self.down1_2(enc1))
+        enc3 = self.encoder_level3(self.down2_3(enc2))
+        latent = self.latent(self.down3_4(enc3))
+        latent = self._prompted(latent, self.prompt3, self.noise_level3, self.reduce_noise_level3)
+        dec3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(latent), enc3], 1)))
+        dec3 = self._prompted(dec3, self.prompt2, self.noise_level2, self.reduce_noise_level2)
+        dec2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(dec3), enc2], 1)))
+        dec2 = self._prompted(dec2, self.prompt1, self.noise_level1, self.reduce_noise_level1)
+        dec1 = self.decoder_level1(torch.cat([self.up2_1(dec2), enc1], 1))
+        return [dec1, dec2, dec3]
+
+    def _reconstruct(self, full_res: Tensor, image: Tensor) -> Tensor:
+        return self.output(self.refinement(full_res)) + image
+
+
+def _accept_upstream_variants(module: PromptIR, state_dict, prefix, *_) -> None:
+    """Load-state-dict pre-hook: accept MaskDCPT key names, and checkpoints that lack the unused
+    upstream convs (ours are kept: the forward pass never reads them)."""
+    rename_maskdcpt_keys(state_dict, prefix)
+    for name, param in module.named_parameters():
+        if name.split(".")[0] in UNUSED_LAYERS:
+            state_dict.setdefault(prefix + name, param.detach())
+
+
+register_arch("promptir", PromptIR)
+
+
+@register_model("promptir-5d", arch="promptir")
+def promptir_5d():
+    """Upstream defaults with the prompted decoder, as used by the DCPT / MaskDCPT 5-degradation PromptIR."""
+    return dict(dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8), decoder=True)
+
+
+@register_model("promptir-tiny", arch="promptir")
+def promptir_tiny():
+    """A 16-wide PromptIR (one block per level, small prompts) for tests and CPU demos."""
+    return dict(dim=16, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1, heads=(1, 1, 2, 2),
+                prompt_dims=(16, 32, 48), prompt_sizes=(16, 8, 4), prompt_len=3, unused_upstream_layers=False)

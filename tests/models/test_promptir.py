@@ -1,0 +1,166 @@
+"""PromptIR: upstream names/shapes/count, prompt block vs a direct formula, any-size contract,
+masked pass, tolerant loading (MaskDCPT names, checkpoints without the unused convs)."""
+
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dcpt.models import create_model
+from dcpt.models.promptir import PromptGenBlock
+
+BLOCK_KEYS = ("norm1.body.weight", "norm1.body.bias", "attn.temperature", "attn.qkv.weight",
+              "attn.qkv_dwconv.weight", "attn.project_out.weight", "norm2.body.weight", "norm2.body.bias",
+              "ffn.project_in.weight", "ffn.dwconv.weight", "ffn.project_out.weight")
+STAGES = ("encoder_level1", "encoder_level2", "encoder_level3", "latent",
+          "decoder_level3", "decoder_level2", "decoder_level1", "refinement")
+# Written down from va1shn9v/PromptIR net/model.py (dim 48, decoder=True, bias False).
+UPSTREAM_PATTERNS = ({"patch_embed.proj.weight", "output.weight", "reduce_chan_level3.weight",
+                      "reduce_chan_level2.weight"}
+                     | {f"{r}.body.#.weight" for r in ("down1_2", "down2_3", "down3_4", "up4_3", "up3_2", "up2_1")}
+                     | {f"{s}.#.{k}" for s in STAGES for k in BLOCK_KEYS}
+                     | {f"noise_level{i}.{k}" for i in (1, 2, 3) for k in BLOCK_KEYS}
+                     | {f"reduce_noise_level{i}.weight" for i in (1, 2, 3)}
+                     | {f"prompt{i}.{k}" for i in (1, 2, 3)
+                        for k in ("prompt_param", "linear_layer.weight", "linear_layer.bias", "conv3x3.weight")}
+                     | {f"chnl_reduce{i}.weight" for i in (1, 2, 3)}
+                     | {f"reduce_noise_channel_{i}.weight" for i in (1, 2, 3)})
+UPSTREAM_SHAPES = {
+    "prompt1.prompt_param": (1, 5, 64, 64, 64),
+    "prompt2.prompt_param": (1, 5, 128, 32, 32),
+    "prompt3.prompt_param": (1, 5, 320, 16, 16),
+    "prompt1.linear_layer.weight": (5, 96),
+    "prompt3.linear_layer.weight": (5, 384),
+    "prompt2.conv3x3.weight": (128, 128, 3, 3),
+    "noise_level3.attn.qkv.weight": (2112, 704, 1, 1),
+    "noise_level3.attn.temperature": (4, 1, 1),
+    "noise_level2.norm1.body.weight": (320,),
+    "noise_level1.ffn.project_in.weight": (850, 160, 1, 1),
+    "reduce_noise_level3.weight": (192, 704, 1, 1),
+    "reduce_noise_level2.weight": (192, 320, 1, 1),
+    "reduce_noise_level1.weight": (96, 160, 1, 1),
+    "up4_3.body.0.weight": (384, 192, 3, 3),
+    "reduce_chan_level3.weight": (192, 288, 1, 1),
+    "chnl_reduce3.weight": (256, 320, 1, 1),
+    "reduce_noise_channel_1.weight": (48, 112, 1, 1),
+    "reduce_noise_channel_3.weight": (192, 448, 1, 1),
+}
+
+
+def block_params(dim, heads):
+    """Parameters of one upstream TransformerBlock (shared with Restormer), bias=False."""
+    hidden = int(dim * 2.66)
+    return 4 * dim + heads + 3 * dim * dim + 27 * dim + dim * dim + 2 * hidden * dim + 18 * hidden + hidden * dim
+
+
+def to_maskdcpt_names(key):
+    """The MaskDCPT release's spelling of an upstream key (stages as `.blocks.i`, plain LayerNorm, `conv`)."""
+    key = re.sub(r"^(\w+_level\d|latent|refinement)\.(\d+)\.", r"\1.blocks.\2.", key)
+    key = re.sub(r"(norm\d)\.body\.", r"\1.", key)
+    return re.sub(r"^((?:down|up)\d_\d)\.body\.0\.", r"\1.conv.", key)
+
+
+def upstream_count(d=48, prompts=(64, 128, 320), sizes=(64, 32, 16), length=5):
+    """Parameters of upstream PromptIR(decoder=True), counted from its definition."""
+    p1, p2, p3 = prompts
+    total = 3 * d * 9 + 2 * d * 3 * 9
+    total += 4 * block_params(d, 1) + 6 * block_params(2 * d, 2) + 6 * block_params(4 * d, 4) \
+        + 8 * block_params(8 * d, 8)
+    total += 6 * block_params(4 * d, 4) + 6 * block_params(2 * d, 2) + 8 * block_params(2 * d, 1)
+    total += block_params(8 * d + p3, 4) + block_params(4 * d + p2, 4) + block_params(2 * d + p1, 4)
+    total += d * (d // 2) * 9 + 2 * d * d * 9 + 4 * d * 2 * d * 9  # downsamplers
+    total += 4 * d * 8 * d * 9 * 2 + 2 * d * 4 * d * 9  # upsamplers
+    total += 6 * d * 4 * d + 4 * d * 2 * d  # reduce_chan_level3/2
+    total += (8 * d + p3) * 4 * d + (4 * d + p2) * 4 * d + (2 * d + p1) * 2 * d  # reduce_noise_level3/2/1
+    for p, s, lin in zip(prompts, sizes, (2 * d, 4 * d, 8 * d)):
+        total += length * p * s * s + lin * length + length + p * p * 9
+    return total + p1 * p1 + p2 * p2 + p3 * 256 + (d + p1) * d + (2 * d + p2) * 2 * d + (4 * d + 256) * 4 * d
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return create_model("promptir-tiny").eval()
+
+
+def test_5d_matches_upstream_names_shapes_and_count():
+    with torch.device("meta"):
+        net = create_model("promptir-5d")
+    state = net.state_dict()
+    assert {re.sub(r"\.\d+\.", ".#.", k) for k in state} == UPSTREAM_PATTERNS
+    for key, shape in UPSTREAM_SHAPES.items():
+        assert tuple(state[key].shape) == shape, key
+    assert sum(p.numel() for p in net.parameters()) == upstream_count() == 35_592_263
+
+
+def test_prompt_block_is_a_softmax_weighted_mix_of_resized_prompts():
+    torch.manual_seed(0)
+    block = PromptGenBlock(prompt_dim=4, prompt_len=3, prompt_size=5, lin_dim=6)
+    x = torch.randn(2, 6, 7, 9)
+    expected = []
+    for b in range(2):
+        weights = torch.softmax(block.linear_layer.weight @ x[b].mean((1, 2)) + block.linear_layer.bias, 0)
+        mix = sum(weights[i] * block.prompt_param[0, i] for i in range(3))
+        resized = F.interpolate(mix[None], size=(7, 9), mode="bilinear", align_corners=False)
+        expected.append(block.conv3x3(resized)[0])
+    torch.testing.assert_close(block(x), torch.stack(expected))
+
+
+def test_odd_size_comes_back_at_size(tiny):
+    for h, w in ((37, 53), (5, 7)):
+        x = torch.rand(1, 3, h, w)
+        assert tiny(x).shape == x.shape
+
+
+def test_features_are_prompted_decoder_levels(tiny):
+    feats = tiny.features(torch.rand(1, 3, 37, 53))
+    assert [f.shape[1] for f in feats] == list(tiny.feature_channels) == [32, 32, 64]
+    assert [tuple(f.shape[-2:]) for f in feats] == [(37, 53), (19, 27), (10, 14)]
+
+
+def test_gradients_reach_every_parameter():
+    torch.manual_seed(0)
+    net = create_model("promptir-tiny", mask_token=True)
+    x = torch.rand(1, 3, 16, 16)
+    mask = torch.ones(1, 1, 16, 16)
+    mask[..., :8, :8] = 0
+    y, feats = net.forward_masked(x, mask)
+    (y.square().mean() + sum(f.mean() for f in feats)).backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("use_token", [False, True])
+def test_masked_forward_replaces_masked_patches(use_token):
+    torch.manual_seed(0)
+    net = create_model("promptir-tiny", mask_token=use_token).eval()
+    if use_token:
+        with torch.no_grad():
+            net.mask_token.normal_()
+    seen = {}
+    net.encoder_level1.register_forward_pre_hook(lambda m, args: seen.update(embedded=args[0]))
+    x = torch.rand(2, 3, 21, 30)
+    mask = torch.ones(2, 1, 21, 30)
+    mask[0, :, 8:16, 8:16] = 0
+    mask[1, :, :8, 16:] = 0
+    y, feats = net.forward_masked(x, mask)
+    hidden = seen["embedded"][..., :21, :30].permute(0, 2, 3, 1)[mask[:, 0] == 0]
+    expected = net.mask_token.expand_as(hidden) if use_token else torch.zeros_like(hidden)
+    torch.testing.assert_close(hidden, expected)
+    y2, feats2 = net.forward_masked(torch.where(mask.bool(), x, torch.rand_like(x)), mask)
+    torch.testing.assert_close(y2, y)
+    for a, b in zip(feats, feats2):
+        torch.testing.assert_close(a, b)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+def test_checkpoint_in_maskdcpt_names_without_unused_convs_loads_strictly():
+    torch.manual_seed(0)
+    source = create_model("promptir-tiny").eval()
+    renamed = {to_maskdcpt_names(k): v for k, v in source.state_dict().items()}
+    assert "noise_level3.norm1.weight" in renamed and "latent.blocks.0.attn.qkv.weight" in renamed
+    target = create_model("promptir-tiny", unused_upstream_layers=True).eval()
+    target.load_state_dict(renamed, strict=True)
+    x = torch.rand(1, 3, 16, 24)
+    torch.testing.assert_close(target(x), source(x))

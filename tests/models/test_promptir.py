@@ -164,3 +164,14 @@ def test_checkpoint_in_maskdcpt_names_without_unused_convs_loads_strictly():
     target.load_state_dict(renamed, strict=True)
     x = torch.rand(1, 3, 16, 24)
     torch.testing.assert_close(target(x), source(x))
+
+
+@pytest.mark.parametrize("preset", ["promptir-5d", "promptir-tiny"])
+def test_config_is_inferred_from_a_state_dict(preset):
+    from dcpt.models.import_basicsr import CONFIG_INFERERS
+
+    with torch.device("meta"):
+        net = create_model(preset)
+    state = {to_maskdcpt_names(k): v for k, v in net.state_dict().items()}
+    config = CONFIG_INFERERS["promptir"](state)
+    assert {k: config[k] for k in net.arch_config} == net.arch_config

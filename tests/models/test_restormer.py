@@ -172,3 +172,15 @@ def test_maskdcpt_release_names_load_strictly(tiny):
     other.load_state_dict(renamed, strict=True)
     x = torch.rand(1, 3, 16, 24)
     torch.testing.assert_close(other(x), tiny(x))
+
+
+def test_config_is_inferred_from_upstream_and_maskdcpt_state_dicts(tiny):
+    from dcpt.models.import_basicsr import CONFIG_INFERERS
+
+    with torch.device("meta"):
+        net = create_model("restormer-5d")
+    config = CONFIG_INFERERS["restormer"](net.state_dict())
+    assert {k: config[k] for k in net.arch_config} == net.arch_config
+    renamed = {to_maskdcpt_names(k): v for k, v in tiny.state_dict().items()}
+    assert {k: CONFIG_INFERERS["restormer"](renamed)[k] for k in tiny.arch_config} == tiny.arch_config
+    torch.testing.assert_close(tiny.adapt_state_dict(renamed), tiny.state_dict())

@@ -195,3 +195,13 @@ def test_maskdcpt_release_layout_loads_strictly():
     target.load_state_dict(renamed, strict=True)
     x = torch.rand(1, 3, 16, 16)
     torch.testing.assert_close(target(x), source(x))
+
+
+@pytest.mark.parametrize("preset", ["swinir-5d", "swinir-maskdcpt-5d"])
+def test_config_is_inferred_from_a_state_dict(preset):
+    from dcpt.models.import_basicsr import CONFIG_INFERERS
+
+    with torch.device("meta"):
+        net = create_model(preset)
+    config = CONFIG_INFERERS["swinir"](net.state_dict())
+    assert {k: config[k] for k in net.arch_config} == net.arch_config

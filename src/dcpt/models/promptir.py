@@ -15,13 +15,14 @@ checkpoint without them (the MaskDCPT naming) still loads strictly.
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import DcptError
+from .import_basicsr import register_config_inferer
 from .registry import register_arch, register_model
 from .transformer_blocks import (
     Downsample,
@@ -29,6 +30,8 @@ from .transformer_blocks import (
     PyramidTransformerNet,
     TransformerBlock,
     Upsample,
+    adapt_on_load,
+    infer_pyramid_config,
     rename_maskdcpt_keys,
     transformer_stage,
 )
@@ -126,7 +129,7 @@ class PromptIR(PyramidTransformerNet):
         self.output = nn.Conv2d(dim * 2, out_channels, kernel_size=3, padding=1, bias=bias)
         if mask_token:
             self.mask_token = nn.Parameter(torch.zeros(dim))
-        self.register_load_state_dict_pre_hook(_accept_upstream_variants)
+        self.register_load_state_dict_pre_hook(adapt_on_load)
 
     @staticmethod
     def _prompted(x: Tensor, prompt: PromptGenBlock, interaction: nn.Module, reduce: nn.Conv2d) -> Tensor:
@@ -148,17 +151,28 @@ class PromptIR(PyramidTransformerNet):
     def _reconstruct(self, full_res: Tensor, image: Tensor) -> Tensor:
         return self.output(self.refinement(full_res)) + image
 
+    def _adapt_keys(self, state_dict: Dict[str, Tensor], prefix: str) -> None:
+        """MaskDCPT key names; checkpoints without the unused upstream convs keep ours (never read)."""
+        rename_maskdcpt_keys(state_dict, prefix)
+        for name, param in self.named_parameters():
+            if name.split(".")[0] in UNUSED_LAYERS:
+                state_dict.setdefault(prefix + name, param.detach())
 
-def _accept_upstream_variants(module: PromptIR, state_dict, prefix, *_) -> None:
-    """Load-state-dict pre-hook: accept MaskDCPT key names, and checkpoints that lack the unused
-    upstream convs (ours are kept: the forward pass never reads them)."""
-    rename_maskdcpt_keys(state_dict, prefix)
-    for name, param in module.named_parameters():
-        if name.split(".")[0] in UNUSED_LAYERS:
-            state_dict.setdefault(prefix + name, param.detach())
+
+def infer_promptir_config(state: Dict[str, Tensor]) -> Dict:
+    """PromptIR constructor arguments from parameter names and shapes (upstream or MaskDCPT naming)."""
+    prompts = [state.get(f"prompt{i}.prompt_param") for i in (1, 2, 3)]
+    if any(p is None for p in prompts):
+        raise DcptError("not a PromptIR state dict: prompt1..3.prompt_param are missing")
+    return dict(infer_pyramid_config(state), decoder=True, prompt_dims=tuple(int(p.shape[2]) for p in prompts),
+                prompt_sizes=tuple(int(p.shape[3]) for p in prompts), prompt_len=int(prompts[0].shape[1]),
+                unused_upstream_layers="chnl_reduce1.weight" in state)
+
+
 
 
 register_arch("promptir", PromptIR)
+register_config_inferer("promptir", infer_promptir_config)
 
 
 @register_model("promptir-5d", arch="promptir")

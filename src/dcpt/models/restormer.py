@@ -12,13 +12,15 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DcptError
+from .import_basicsr import register_config_inferer
 from .registry import register_arch, register_model
 from .transformer_blocks import (
     Downsample,
     OverlapPatchEmbed,
     PyramidTransformerNet,
     Upsample,
-    accept_maskdcpt_names,
+    adapt_on_load,
+    infer_pyramid_config,
     transformer_stage,
 )
 
@@ -67,7 +69,7 @@ class Restormer(PyramidTransformerNet):
         self.output = nn.Conv2d(dim * 2, out_channels, kernel_size=3, padding=1, bias=bias)
         if mask_token:
             self.mask_token = nn.Parameter(torch.zeros(dim))
-        self.register_load_state_dict_pre_hook(accept_maskdcpt_names)
+        self.register_load_state_dict_pre_hook(adapt_on_load)
 
     def _trunk(self, embedded: Tensor) -> List[Tensor]:
         enc1 = self.encoder_level1(embedded)
@@ -84,6 +86,7 @@ class Restormer(PyramidTransformerNet):
 
 
 register_arch("restormer", Restormer)
+register_config_inferer("restormer", infer_pyramid_config)
 
 
 @register_model("restormer-5d", arch="restormer")

@@ -10,13 +10,14 @@ tolerant: shifted-window masks are computed for the actual size instead of being
 (``attn_mask`` entries of upstream checkpoints are skipped on load), and the MaskDCPT release,
 which drops relative position bias and shifted-window masks and names the groups
 ``encode_layers.i`` / ``decode_layers{i}``, loads with ``relative_position_bias=False,
-shift_mask=False`` (preset ``swinir-maskdcpt-5d``).
+shift_mask=False`` (preset ``swinir-maskdcpt-5d``). `SwinIR.adapt_state_dict` returns such a
+checkpoint in our naming, for loaders that compare keys before `load_state_dict`.
 """
 
 from __future__ import annotations
 
 import re
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +26,9 @@ from torch import Tensor, nn
 from ..errors import DcptError
 from .layers import pad_to_multiple
 from .masking import apply_mask, check_mask
+from .import_basicsr import register_config_inferer
 from .registry import register_arch, register_model
-from .transformer_blocks import check_image
+from .transformer_blocks import AdaptsReleaseCheckpoints, adapt_on_load, check_image
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K mean that upstream subtracts from RGB inputs
 
@@ -102,11 +104,13 @@ class WindowAttention(nn.Module):
         bias = self.position_bias()
         if mask is not None:
             bias = mask[:, None] if bias is None else bias + mask[:, None]
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=None if bias is None else bias.to(q.dtype))
         return self.proj(out.transpose(2, 3).reshape(b, nw, n, c))
 
 
 class Mlp(nn.Module):
+    """Two-layer perceptron with GELU applied to each token (hidden width = mlp_ratio x dim)."""
+
     def __init__(self, dim: int, hidden: int):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
@@ -206,7 +210,7 @@ class PatchNorm(nn.Module):
         return self.norm(x)
 
 
-class SwinIR(nn.Module):
+class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
     """SwinIR for same-size restoration (denoising, deblocking, all-in-one restoration).
 
     `img_range` scales the mean-shifted input (1 for [0, 1] images); `drop_path_rate` is the final
@@ -248,7 +252,7 @@ class SwinIR(nn.Module):
         self.apply(_init_weights)
         if mask_token:
             self.mask_token = nn.Parameter(torch.zeros(embed_dim))
-        self.register_load_state_dict_pre_hook(_accept_upstream_variants)
+        self.register_load_state_dict_pre_hook(adapt_on_load)
 
     def _body(self, shallow: Tensor) -> Tuple[Tensor, List[Tensor]]:
         """Shallow features (B x C x H x W) -> (normed deep features, each RSTB's output), all B x C x H x W."""
@@ -297,6 +301,16 @@ class SwinIR(nn.Module):
         restored, groups = self._restore(shifted, shallow)
         return restored[..., :h, :w], [g[..., :h, :w] for g in groups]
 
+    def _adapt_keys(self, state_dict: Dict[str, Tensor], prefix: str) -> None:
+        """Skip stored shifted-window masks (rebuilt for each input size), supply the constant
+        ``relative_position_index`` where a checkpoint omits it, map the MaskDCPT group names."""
+        for key in [k for k in state_dict if k.startswith(prefix) and k.endswith(".attn_mask")]:
+            del state_dict[key]
+        rename_maskdcpt_groups(state_dict, prefix)
+        for name, buffer in self.named_buffers():
+            if name.endswith("relative_position_index"):
+                state_dict.setdefault(prefix + name, buffer)
+
 
 def _init_weights(module: nn.Module) -> None:
     """Upstream initialisation: truncated-normal (std 0.02) linear weights, zero biases, unit LayerNorms."""
@@ -312,26 +326,44 @@ _ENCODE = re.compile(r"^encode_layers\.(\d+)\.")
 _DECODE = re.compile(r"^decode_layers(\d+)\.")
 
 
-def _accept_upstream_variants(module: SwinIR, state_dict, prefix, *_) -> None:
-    """Load-state-dict pre-hook: skip stored shifted-window masks (rebuilt for each input size), supply
-    the constant ``relative_position_index`` where a checkpoint omits it, and map the MaskDCPT
-    release's ``encode_layers.i`` / ``decode_layers{i}`` onto ``layers``."""
-    first_decoder = len(module.layers) // 2
-    for key in [k for k in state_dict if k.startswith(prefix)]:
-        name = key[len(prefix):]
-        if name.endswith(".attn_mask"):
-            del state_dict[key]
-            continue
-        name = _ENCODE.sub(r"layers.\1.", name)
-        name = _DECODE.sub(lambda m: f"layers.{first_decoder + int(m.group(1))}.", name)
-        if prefix + name != key:
-            state_dict[prefix + name] = state_dict.pop(key)
-    for name, buffer in module.named_buffers():
-        if name.endswith("relative_position_index"):
-            state_dict.setdefault(prefix + name, buffer)
+def rename_maskdcpt_groups(state_dict: Dict[str, Tensor], prefix: str = "") -> None:
+    """Map, in place, the MaskDCPT release's ``encode_layers.i`` / ``decode_layers{i}`` to ``layers``."""
+    names = [k[len(prefix):] for k in state_dict if k.startswith(prefix)]
+    first_decoder = len({m.group(1) for m in map(_ENCODE.match, names) if m})
+    for name in names:
+        new = _ENCODE.sub(r"layers.\1.", name)
+        new = _DECODE.sub(lambda m: f"layers.{first_decoder + int(m.group(1))}.", new)
+        if new != name:
+            state_dict[prefix + new] = state_dict.pop(prefix + name)
+
+
+def infer_swinir_config(state: Dict[str, Tensor]) -> Dict:
+    """SwinIR constructor arguments from parameter names and shapes (upstream or MaskDCPT layout).
+
+    Releases without relative position bias do not record the head count or window size in any
+    shape; the value both releases use (6 heads, window 8) is assumed then.
+    """
+    state = dict(state)
+    rename_maskdcpt_groups(state)
+    if "conv_first.weight" not in state:
+        raise DcptError("not a SwinIR state dict: it has no conv_first.weight")
+    embed_dim, in_chans = (int(n) for n in state["conv_first.weight"].shape[:2])
+    groups = sorted({int(k.split(".")[1]) for k in state if k.startswith("layers.")})
+    depths = tuple(len({k.split(".")[4] for k in state if k.startswith(f"layers.{i}.residual_group.blocks.")})
+                   for i in groups)
+    table = state.get("layers.0.residual_group.blocks.0.attn.relative_position_bias_table")
+    heads = [state[f"layers.{i}.residual_group.blocks.0.attn.relative_position_bias_table"].shape[1]
+             for i in groups] if table is not None else [6] * len(groups)
+    window = (round(table.shape[0] ** 0.5) + 1) // 2 if table is not None else 8
+    hidden = state["layers.0.residual_group.blocks.0.mlp.fc1.weight"].shape[0]
+    return dict(in_chans=in_chans, embed_dim=embed_dim, depths=depths, num_heads=tuple(int(h) for h in heads),
+                window_size=window, mlp_ratio=hidden / embed_dim,
+                resi_connection="3conv" if "conv_after_body.0.weight" in state else "1conv",
+                relative_position_bias=table is not None, shift_mask=table is not None)
 
 
 register_arch("swinir", SwinIR)
+register_config_inferer("swinir", infer_swinir_config)
 
 
 @register_model("swinir-5d", arch="swinir")

@@ -184,7 +184,27 @@ def check_image(x: Tensor, in_channels: int) -> None:
         raise DcptError(f"expected a B x {in_channels} x H x W tensor, got shape {tuple(x.shape)}")
 
 
-class PyramidTransformerNet(nn.Module):
+class AdaptsReleaseCheckpoints:
+    """Lets state dicts of other releases of the same network (other key names, stored constants)
+    load strictly: `adapt_state_dict` returns a copy in this module's naming, and a load pre-hook
+    applies the same mapping inside `load_state_dict`. Subclasses implement `_adapt_keys`."""
+
+    def _adapt_keys(self, state_dict: Dict[str, Tensor], prefix: str) -> None:
+        raise NotImplementedError
+
+    def adapt_state_dict(self, state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """A copy of `state_dict` with release-specific keys mapped to this module's names."""
+        adapted = dict(state_dict)
+        self._adapt_keys(adapted, "")
+        return adapted
+
+
+def adapt_on_load(module: AdaptsReleaseCheckpoints, state_dict, prefix, *_) -> None:
+    """Load-state-dict pre-hook calling the module's `_adapt_keys` on the keys under `prefix`."""
+    module._adapt_keys(state_dict, prefix)
+
+
+class PyramidTransformerNet(AdaptsReleaseCheckpoints, nn.Module):
     """The restoration-net contract for the Restormer-style U-Nets (Restormer, PromptIR).
 
     A subclass builds ``patch_embed``, sets ``in_channels``, ``feature_channels`` and (optionally)
@@ -200,6 +220,9 @@ class PyramidTransformerNet(nn.Module):
 
     def _trunk(self, embedded: Tensor) -> List[Tensor]:
         raise NotImplementedError
+
+    def _adapt_keys(self, state_dict: Dict[str, Tensor], prefix: str) -> None:
+        rename_maskdcpt_keys(state_dict, prefix)
 
     def _reconstruct(self, full_res: Tensor, image: Tensor) -> Tensor:
         raise NotImplementedError
@@ -231,6 +254,24 @@ class PyramidTransformerNet(nn.Module):
         return restored, crop_levels(features, h, w)
 
 
-def accept_maskdcpt_names(module, state_dict, prefix, *_) -> None:
-    """Load-state-dict pre-hook: let MaskDCPT-release checkpoints load strictly (see `rename_maskdcpt_keys`)."""
-    rename_maskdcpt_keys(state_dict, prefix)
+def infer_pyramid_config(state: Dict[str, Tensor]) -> Dict:
+    """Restormer / PromptIR constructor arguments common to both, from parameter names and shapes."""
+    state = dict(state)
+    rename_maskdcpt_keys(state)
+    if "patch_embed.proj.weight" not in state:
+        raise DcptError("not a Restormer-style state dict: it has no patch_embed.proj.weight")
+    dim, in_channels = state["patch_embed.proj.weight"].shape[:2]
+    hidden = state["encoder_level1.0.ffn.project_out.weight"].shape[1]
+
+    def depth(stage: str) -> int:
+        return len({k.split(".")[1] for k in state if k.startswith(stage + ".")})
+
+    stages = ("encoder_level1", "encoder_level2", "encoder_level3", "latent")
+    return dict(
+        inp_channels=int(in_channels), out_channels=int(state["output.weight"].shape[0]), dim=int(dim),
+        num_blocks=tuple(depth(s) for s in stages), num_refinement_blocks=depth("refinement"),
+        heads=tuple(int(state[f"{s}.0.attn.temperature"].shape[0]) for s in stages),
+        ffn_expansion_factor=2.66 if int(dim * 2.66) == hidden else hidden / dim,
+        bias="encoder_level1.0.attn.qkv.bias" in state,
+        layernorm_type="WithBias" if "encoder_level1.0.norm1.body.bias" in state else "BiasFree",
+    )

@@ -205,3 +205,12 @@ def test_config_is_inferred_from_a_state_dict(preset):
         net = create_model(preset)
     config = CONFIG_INFERERS["swinir"](net.state_dict())
     assert {k: config[k] for k in net.arch_config} == net.arch_config
+
+
+def test_meta_built_net_runs_after_loading_weights(tiny):
+    with torch.device("meta"):
+        net = create_model("swinir-tiny")
+    net = net.to_empty(device="cpu").eval()
+    net.load_state_dict(tiny.state_dict(), strict=True)
+    x = torch.rand(1, 3, 12, 10)
+    torch.testing.assert_close(net(x), tiny(x))

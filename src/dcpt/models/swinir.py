@@ -234,8 +234,7 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
         self.img_range = img_range
         self.use_shift_mask = shift_mask
         self.feature_channels = (embed_dim,) * len(depths)
-        mean = RGB_MEAN if in_chans == 3 else (0.0,) * in_chans
-        self.register_buffer("mean", torch.tensor(mean).view(1, in_chans, 1, 1), persistent=False)
+        self.mean = RGB_MEAN if in_chans == 3 else (0.0,) * in_chans
 
         self.conv_first = nn.Conv2d(in_chans, embed_dim, 3, 1, 1)
         self.patch_embed = PatchNorm(embed_dim)
@@ -271,10 +270,13 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
     def _restore(self, shifted: Tensor, shallow: Tensor) -> Tuple[Tensor, List[Tensor]]:
         deep, groups = self._body(shallow)
         residual = self.conv_last(self.conv_after_body(deep) + shallow)
-        return (shifted + residual) / self.img_range + self.mean.to(shifted.dtype), groups
+        return (shifted + residual) / self.img_range + self._mean_like(shifted), groups
+
+    def _mean_like(self, x: Tensor) -> Tensor:
+        return torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
 
     def _shift(self, x: Tensor) -> Tensor:
-        return (x - self.mean.to(x.dtype)) * self.img_range
+        return (x - self._mean_like(x)) * self.img_range
 
     def forward(self, x: Tensor) -> Tensor:
         check_image(x, self.in_channels)

@@ -26,10 +26,14 @@ def wrapped_offsets(height: int, width: int, device, dtype) -> Tuple[Tensor, Ten
 
 
 def fft_filter(field: Tensor, kernel: Tensor) -> Tensor:
-    """Circular convolution of ``field`` (``B x H x W``) with a wrapped ``kernel`` of the same shape."""
+    """Circular convolution of ``field`` (``B x H x W``) with a wrapped ``kernel`` of the same shape.
+
+    One transform per sample: batched FFTs may round differently from single ones, and a sample must
+    come out with the same bytes whatever batch it is in."""
     size = field.shape[-2:]
-    spectrum = torch.fft.rfft2(field) * torch.fft.rfft2(kernel)
-    return torch.fft.irfft2(spectrum, s=size)
+    return torch.stack(
+        [torch.fft.irfft2(torch.fft.rfft2(f) * torch.fft.rfft2(k), s=size) for f, k in zip(field, kernel)]
+    )
 
 
 def line_kernel(

@@ -36,7 +36,7 @@ def rain_layer(level: Tensor, gens, height: int, width: int, device, dtype) -> T
     angle = core.uniform(gens, -25.0, 25.0, device).to(dtype) * (math.pi / 180)
     spread = core.uniform(gens, 0.85, 1.15, device).to(dtype)
     length = (unit * (12 + 32 * level) * spread).clamp(min=2.0)
-    thickness = (unit * (0.45 + 0.6 * level)).clamp(min=0.35)
+    thickness = (unit * (0.45 + 0.6 * level)).clamp(min=0.6)
     density = (0.0015 + 0.006 * level) / len(STREAK_SUBLAYERS)
     streaks = torch.zeros(level.shape[0], height, width, device=device, dtype=dtype)
     for relative_length in STREAK_SUBLAYERS:
@@ -61,7 +61,7 @@ def rain(img: Tensor, level: Tensor, gens) -> Tensor:
     return img + layer * (1 - img)
 
 
-def _drop_maps(img: Tensor, level: Tensor, gens) -> Tuple[Tensor, Tensor, Tensor]:
+def raindrop_maps(img: Tensor, level: Tensor, gens) -> Tuple[Tensor, Tensor, Tensor]:
     """Per pixel: the source position to sample inside a drop (``B x H x W x 2``, pixels), the drop's
     opacity (``B x H x W``) and its shading (rim darkening plus a highlight, ``B x H x W``)."""
     batch, _, height, width = img.shape
@@ -119,7 +119,7 @@ def _drop_maps(img: Tensor, level: Tensor, gens) -> Tuple[Tensor, Tensor, Tensor
 )
 def raindrop(img: Tensor, level: Tensor, gens) -> Tensor:
     height, width = img.shape[-2:]
-    source, alpha, shade = _drop_maps(img, level, gens)
+    source, alpha, shade = raindrop_maps(img, level, gens)
     defocused = gaussian_blur(img, 1.5 * max(_size_unit(height, width), 0.3))
     grid = torch.stack(
         (2 * (source[..., 0] + 0.5) / width - 1, 2 * (source[..., 1] + 0.5) / height - 1), dim=-1

@@ -1,0 +1,141 @@
+"""Weather ops: the haze formula, where rain and snow brighten, streak orientation, drop refraction, and
+the catalogue contract (determinism, batch == one by one, PSNR falling with the level)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dcpt import degrade
+from dcpt.degrade.core import DEGRADATIONS, sample_generators
+from dcpt.degrade.weather import add_haze, pseudo_depth, rain_layer
+from dcpt.degrade.weather_rain import raindrop_maps
+from dcpt.degrade.weather_snow import snow_layers
+
+OPS = ("haze", "rain", "raindrop", "snow")
+
+
+def _psnr(a, b):
+    mse = ((a.double() - b.double()) ** 2).mean(dim=(1, 2, 3))
+    return (10 * torch.log10(1 / mse)).numpy()
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_add_haze_matches_closed_form_at_constant_depth(rng):
+    img = rng.random((2, 3, 16, 20))
+    airlight = np.array([[0.8, 0.85, 0.9], [1.0, 0.95, 0.7]])
+    beta = np.array([1.2, 0.4])
+    t = np.exp(-beta * 0.5)[:, None, None, None]
+    expected = img * t + airlight[:, :, None, None] * (1 - t)
+    out = add_haze(torch.from_numpy(img), torch.from_numpy(beta), torch.from_numpy(airlight), torch.full((16, 20), 0.5))
+    np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-12)
+
+
+def test_pseudo_depth_is_in_range_and_far_at_the_top():
+    flat = torch.full((1, 3, 32, 24), 0.5)
+    depth = pseudo_depth(flat)
+    assert depth.shape == (1, 1, 32, 24)
+    assert depth.min() >= 0.1 - 1e-6 and depth.max() <= 1 + 1e-6
+    assert torch.all(depth[0, 0, :-1].mean(1) > depth[0, 0, 1:].mean(1))
+
+
+def test_haze_pulls_towards_a_near_white_airlight():
+    black = torch.zeros(3, 3, 32, 32)
+    out = degrade.apply("haze", black, 3.0, generator=_gen())
+    top = out[:, :, 0].mean(dim=-1)  # farthest row: t = exp(-3), ~95 % airlight
+    assert torch.all(top > 0.7 * 0.95 - 0.03) and torch.all(top < 1.0)
+    assert torch.all((top.amax(1) - top.amin(1)) < 0.06 + 1e-6)
+
+
+def test_rain_screen_blends_its_layer():
+    img = torch.full((2, 3, 64, 64), 0.3)
+    seeds, level = [11, 12], torch.tensor([0.3, 0.8])
+    out = degrade.apply("rain", img, level, seeds=seeds)
+    layer, _ = rain_layer(level, sample_generators(2, "cpu", seeds=seeds), 64, 64, "cpu", torch.float32)
+    assert torch.all(out >= img - 1e-6)
+    streaks = layer > 0.1
+    assert streaks.any() and torch.all(out[:, 0][streaks] > 0.3 + 0.05)
+    torch.testing.assert_close(out, img + layer[:, None] * (1 - img))
+
+
+def _dominant_orientation(layer, radius=6):
+    """Orientation (radians from +x, y down) of the second moment of the layer's autocorrelation near
+    the origin: streaks make it elongated along them. Unlike image gradients it has no pixel-grid bias."""
+    spectrum = np.fft.fft2(layer - layer.mean())
+    auto = np.fft.fftshift(np.real(np.fft.ifft2(np.abs(spectrum) ** 2)))
+    h, w = auto.shape
+    y, x = np.mgrid[:h, :w]
+    y, x = y - h // 2, x - w // 2
+    weight = auto * ((x * x + y * y <= radius * radius) & (auto > 0))
+    return 0.5 * math.atan2(2 * (weight * x * y).sum(), (weight * x * x).sum() - (weight * y * y).sum())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 5])
+def test_rain_streak_orientation_matches_the_drawn_angle(seed):
+    gens = sample_generators(1, "cpu", seeds=[seed])
+    layer, angle = rain_layer(torch.tensor([0.9]), gens, 128, 128, "cpu", torch.float64)
+    drawn = math.pi / 2 - float(angle[0])  # the streak direction (sin a, cos a), measured from +x
+    diff = (_dominant_orientation(layer[0].numpy()) - drawn + math.pi / 2) % math.pi - math.pi / 2
+    assert abs(math.degrees(diff)) < 5  # sub-layers are jittered by up to 4 degrees
+
+
+def test_snow_whitens_where_flakes_are():
+    img = torch.full((2, 3, 64, 64), 0.1)
+    seeds, level = [5, 6], torch.tensor([0.5, 0.9])
+    out = degrade.apply("snow", img, level, seeds=seeds)
+    gens = sample_generators(2, "cpu", seeds=seeds)
+    alpha = torch.zeros(2, 64, 64)
+    for flakes in snow_layers(level, gens, 64, 64, "cpu", torch.float32):
+        alpha = 1 - (1 - alpha) * (1 - flakes)
+    assert torch.all(out >= img)
+    dense = alpha > 0.6
+    assert dense.any() and torch.all(out[:, 1][dense] > 0.6)
+    assert out[:, 1][alpha < 0.01].max() < 0.1 + 0.2 + 1e-6  # only the veil away from flakes
+
+
+def test_raindrops_flip_and_magnify_inside_and_leave_the_rest():
+    img = torch.rand(2, 3, 96, 96, generator=_gen())
+    source, alpha, _ = raindrop_maps(img, torch.tensor([0.5, 1.0]), sample_generators(2, "cpu", seeds=[1, 2]))
+    core = alpha > 0.999
+    below = core[:, :-1] & core[:, 1:]
+    step = (source[:, 1:, :, 1] - source[:, :-1, :, 1])[below]
+    assert step.numel() > 50
+    assert step.median() < 0 and step.abs().median() < 1  # flipped, magnified
+    out = degrade.apply("raindrop", img, [0.5, 1.0], seeds=[1, 2])
+    untouched = (alpha == 0)[:, None].expand_as(img)
+    assert torch.equal(out[untouched], img[untouched])
+    assert 0.02 < (alpha > 0).float().mean() < 0.6
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_same_seed_same_bytes(name, images):
+    spec = DEGRADATIONS.get(name)
+    a = degrade.apply(name, images, spec.sheet_levels()[1], generator=_gen(7))
+    b = degrade.apply(name, images, spec.sheet_levels()[1], generator=_gen(7))
+    assert torch.equal(a, b) and a.shape == images.shape and a.dtype == images.dtype
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_batch_equals_one_by_one(name, images):
+    levels = torch.linspace(DEGRADATIONS.get(name).level_min, DEGRADATIONS.get(name).level_max, 4)
+    batch = degrade.apply(name, images, levels, generator=_gen(3))
+    shared = _gen(3)
+    single = torch.cat([degrade.apply(name, images[i : i + 1], levels[i], generator=shared) for i in range(4)])
+    assert torch.equal(batch, single)
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_psnr_falls_with_the_level(name, images):
+    psnr = [_psnr(degrade.apply(name, images, lv, generator=_gen(1)), images).mean() for lv in DEGRADATIONS.get(name).sheet_levels()]
+    assert psnr[0] > psnr[1] > psnr[2] and psnr[0] < 45  # the mildest sheet level is already visible
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_float64_and_tiny_images(name):
+    img = torch.rand(2, 3, 8, 9, generator=_gen(), dtype=torch.float64)
+    out = degrade.apply(name, img, DEGRADATIONS.get(name).sheet_levels()[2], generator=_gen())
+    assert out.dtype == torch.float64 and out.shape == img.shape and torch.isfinite(out).all()

@@ -67,11 +67,11 @@ RESAMPLE_UP = ("bilinear", "bicubic")
 
 
 def down_up(img: Tensor, factor: float, down_mode: str, up_mode: str) -> Tensor:
-    """Shrink ``B x C x H x W`` by `factor` with `down_mode` (no anti-aliasing beyond what the mode
-    does itself) and enlarge it back to ``H x W`` with `up_mode`."""
+    """Shrink ``B x C x H x W`` by `factor` with `down_mode` (bilinear and bicubic anti-aliased, as
+    MATLAB's imresize does for the classic SR degradation) and enlarge it back to ``H x W`` with `up_mode`."""
     height, width = img.shape[-2:]
     small = (max(1, round(height / factor)), max(1, round(width / factor)))
-    extra = {} if down_mode == "area" else {"align_corners": False}
+    extra = {} if down_mode == "area" else {"align_corners": False, "antialias": True}
     out = F.interpolate(img, size=small, mode=down_mode, **extra)
     return F.interpolate(out, size=(height, width), mode=up_mode, align_corners=False)
 
@@ -101,7 +101,7 @@ def screen_pattern(img: Tensor, amplitude: Tensor, gens) -> Tensor:
     """Per-sample multiplicative screen pattern ``B x 3 x H x W`` with mean about 1.
 
     A display's RGB stripes and row gaps are a grating of about one cycle per display pixel; a camera
-    whose pixels are 1.01 .. 1.06 times coarser, turned by up to +-10 degrees, point-samples that grating
+    whose pixels are 1.01 .. 1.06 times coarser, turned by up to +-3 degrees, point-samples that grating
     and aliases it into slow colour bands. The grating is reduced to its first harmonic (as if averaged
     by the camera pixel), each colour stripe a third of a period apart; a small quadratic phase term
     (lens distortion) bends the bands.
@@ -110,7 +110,7 @@ def screen_pattern(img: Tensor, amplitude: Tensor, gens) -> Tensor:
     device, dtype = img.device, img.dtype
     view = (-1, 1, 1, 1)
     pitch = core.uniform(gens, 1.01, 1.06, device).to(dtype).view(view)
-    angle = (core.uniform(gens, -10.0, 10.0, device).to(dtype) * (math.pi / 180)).view(view)
+    angle = (core.uniform(gens, -3.0, 3.0, device).to(dtype) * (math.pi / 180)).view(view)
     bend = core.uniform(gens, -1.0, 1.0, device).to(dtype).view(view) * 0.05
     ys = torch.arange(height, device=device, dtype=dtype).view(1, 1, -1, 1) - height / 2
     xs = torch.arange(width, device=device, dtype=dtype).view(1, 1, 1, -1) - width / 2

@@ -29,7 +29,7 @@ def crops():
     boxes = ((data.astronaut(), 40, 180), (data.astronaut(), 300, 300), (data.coffee(), 120, 250),
              (data.chelsea(), 60, 120))
     tiles = [img[top : top + 64, left : left + 64] for img, top, left in boxes]
-    return torch.from_numpy(np.stack(tiles)).permute(0, 3, 1, 2).float() / 255.0
+    return (torch.from_numpy(np.stack(tiles)).permute(0, 3, 1, 2).float() / 255.0).contiguous()
 
 
 def seeded(seed):
@@ -101,3 +101,16 @@ def test_out_of_range_levels_state_the_range(name, crops):
             apply(name, crops[:1], bad, generator=seeded(0))
     with pytest.raises(DcptError, match="level"):
         apply(name, crops[:2], [spec.level_min, float("nan")], generator=seeded(0))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_memory_layout_does_not_change_the_result(name, crops):
+    """A channels-last or sliced input (as conv outputs and crops often are) gives the same bytes."""
+    level = DEGRADATIONS.get(name).sheet_levels()[1]
+    assert crops.is_contiguous()
+    expected = apply(name, crops, level, generator=seeded(2))
+    channels_last = crops.to(memory_format=torch.channels_last)
+    assert not channels_last.is_contiguous()
+    torch.testing.assert_close(apply(name, channels_last, level, generator=seeded(2)), expected, atol=1e-5, rtol=0)
+    wide = torch.cat([crops, crops], dim=-1)[..., :64]
+    torch.testing.assert_close(apply(name, wide, level, generator=seeded(2)), expected, atol=1e-5, rtol=0)

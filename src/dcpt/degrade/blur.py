@@ -30,6 +30,7 @@ from .kernels import (
 )
 
 SIGMA_RANGE = (0.2, 4.0)
+SHAPED_SIGMA_RANGE = (0.5, 4.0)  # below ~0.5 px a rotated, flat-topped kernel is a delta on the pixel grid
 MOTION_RANGE = (2.0, 30.0)
 MOTION_MAX_SIZE = 33
 TRAJECTORY_STEPS = 256
@@ -82,7 +83,7 @@ def gaussian_blur(img: Tensor, level: Tensor, gens) -> Tensor:
 @register(
     "aniso_blur",
     "blur",
-    SIGMA_RANGE,
+    SHAPED_SIGMA_RANGE,
     "anisotropic Gaussian blur, random rotation; level = major-axis sigma in pixels (minor = 0.2-0.8 x major)",
 )
 def aniso_blur(img: Tensor, level: Tensor, gens) -> Tensor:
@@ -97,7 +98,7 @@ def aniso_blur(img: Tensor, level: Tensor, gens) -> Tensor:
 @register(
     "generalized_blur",
     "blur",
-    SIGMA_RANGE,
+    SHAPED_SIGMA_RANGE,
     "generalised Gaussian exp(-0.5 q^beta), random beta in [0.5, 4] and rotation; level = major sigma in pixels",
 )
 def generalized_blur(img: Tensor, level: Tensor, gens) -> Tensor:
@@ -113,7 +114,7 @@ def generalized_blur(img: Tensor, level: Tensor, gens) -> Tensor:
 @register(
     "plateau_blur",
     "blur",
-    SIGMA_RANGE,
+    SHAPED_SIGMA_RANGE,
     "plateau kernel 1/(1+(d/sigma)^beta), random beta in [2, 4] and rotation; level = major sigma in pixels",
 )
 def plateau_blur(img: Tensor, level: Tensor, gens) -> Tensor:

@@ -33,7 +33,7 @@ def per_sample(fn: Callable[[int], None], batch: int, device: torch.device) -> N
 
 def normal_field(gens: List[torch.Generator], like: Tensor) -> Tensor:
     """Standard normal noise shaped like `like`; sample i from ``gens[i]`` (the same draws as core.randn)."""
-    out = torch.empty_like(like)
+    out = torch.empty(like.shape, dtype=like.dtype, device=like.device)  # contiguous: draws fill memory order
 
     def draw(i):
         torch.randn(like.shape[1:], generator=gens[i], out=out[i])

@@ -1,0 +1,140 @@
+"""Noise ops against their statistics (mean, std, variance law, corrupted fraction) and the op contract."""
+
+import math
+
+import pytest
+import torch
+
+from dcpt import degrade
+from dcpt.degrade.core import sample_generators
+from dcpt.degrade.noise import linear_to_srgb, peak_photons, sensor_variances, srgb_to_linear
+
+NOISE_OPS = [name for name, spec in degrade.DEGRADATIONS.items() if spec.family == "noise"]
+
+
+def flat(value, batch=1, size=128, dtype=torch.float32):
+    return torch.full((batch, 3, size, size), value, dtype=dtype)
+
+
+def unclipped(name, img, level, seed=0):
+    """The raw op output, before `apply` clamps it to [0, 1], so clipping cannot bias the statistics."""
+    gens = sample_generators(img.shape[0], img.device, torch.Generator().manual_seed(seed))
+    return degrade.DEGRADATIONS.get(name).fn(img, torch.full((img.shape[0],), float(level)), gens)
+
+
+def mean_psnr(a, b):
+    mse = ((a.double() - b.double()) ** 2).flatten(1).mean(1)
+    return (10 * torch.log10(1 / mse)).mean().item()
+
+
+@pytest.mark.parametrize("sigma", [15.0, 25.0, 50.0])
+def test_gaussian_residual_has_zero_mean_and_sigma_std(sigma):
+    img = flat(0.5)
+    residual = unclipped("noise", img, sigma) - img
+    n = residual.numel()
+    assert abs(residual.mean().item()) < 4 * sigma / 255 / math.sqrt(n)
+    assert residual.std().item() == pytest.approx(sigma / 255, rel=0.01)
+
+
+def test_gaussian_per_sample_levels():
+    img = flat(0.5, batch=3, dtype=torch.float64)
+    out = degrade.apply("gaussian_noise", img, [5.0, 0.0, 40.0], generator=torch.Generator().manual_seed(1))
+    stds = (out - img).flatten(1).std(1)
+    assert stds[0].item() == pytest.approx(5 / 255, rel=0.02)
+    assert stds[1].item() == 0.0
+    assert stds[2].item() == pytest.approx(40 / 255, rel=0.02)
+
+
+def test_poisson_variance_is_proportional_to_signal():
+    level = 1.5
+    peak = peak_photons(torch.tensor(level, dtype=torch.float64)).item()
+    assert peak == pytest.approx(10**2.0)
+    ratios = []
+    for signal in (0.1, 0.3, 0.8):
+        img = flat(signal, dtype=torch.float64)
+        out = unclipped("shot_noise", img, level, seed=2)
+        assert out.mean().item() == pytest.approx(signal, rel=0.01)
+        assert torch.allclose(out * peak, (out * peak).round(), atol=1e-9)  # whole photon counts
+        ratios.append(out.var().item() / signal)
+    for r in ratios:
+        assert r == pytest.approx(1 / peak, rel=0.03)
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.3])
+def test_salt_and_pepper_fraction(fraction):
+    img = flat(0.5, size=200)
+    out = degrade.apply("salt_pepper", img, fraction, generator=torch.Generator().manual_seed(3))
+    white = (out == 1).all(1).float().mean().item()
+    black = (out == 0).all(1).float().mean().item()
+    changed = (out != img).any(1).float().mean().item()
+    assert changed == pytest.approx(white + black)  # whole pixels flip, all channels together
+    assert white == pytest.approx(fraction / 2, abs=0.006) and black == pytest.approx(fraction / 2, abs=0.006)
+
+
+def test_srgb_transfer_functions():
+    x = torch.tensor([0.0, 0.02, 0.5, 1.0], dtype=torch.float64)
+    assert srgb_to_linear(x).tolist() == pytest.approx([0.0, 0.02 / 12.92, ((0.555) / 1.055) ** 2.4, 1.0])
+    assert torch.allclose(linear_to_srgb(srgb_to_linear(x)), x, atol=1e-12)
+
+
+def test_camera_noise_is_heteroscedastic_in_linear_light():
+    level = 0.5
+    shot, read = sensor_variances(torch.tensor(level, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64))
+    assert shot.item() == pytest.approx(1e-4 * math.sqrt(500))
+    assert read.item() < 0.01 * shot.item()
+    for lin in (0.2, 0.6):
+        img = linear_to_srgb(torch.full((1, 3, 128, 128), lin, dtype=torch.float64))
+        out = degrade.apply("camera_noise", img, level, generator=torch.Generator().manual_seed(4))
+        back = srgb_to_linear(out)
+        assert back.mean().item() == pytest.approx(lin, rel=0.01)
+        assert back.var().item() == pytest.approx(shot.item() * lin, rel=0.05)
+
+
+@pytest.mark.parametrize("name", NOISE_OPS)
+def test_same_seed_same_bytes_and_batch_equals_one_by_one(name, images):
+    spec = degrade.DEGRADATIONS.get(name)
+    levels = [spec.level_min, spec.sheet_levels()[1], spec.level_max, spec.sheet_levels()[0]]
+    a = degrade.apply(name, images, levels, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(a, degrade.apply(name, images, levels, generator=torch.Generator().manual_seed(7)))
+    assert not torch.equal(a, degrade.apply(name, images, levels, generator=torch.Generator().manual_seed(8)))
+    g = torch.Generator().manual_seed(7)
+    one_by_one = torch.cat([degrade.apply(name, images[i : i + 1], levels[i], generator=g) for i in range(4)])
+    assert torch.equal(a, one_by_one)
+
+
+def test_thread_count_does_not_change_bytes(images):
+    threads = torch.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            outs.append(degrade.apply("poisson_noise", images, 1.0, generator=torch.Generator().manual_seed(5)))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(*outs)
+
+
+@pytest.mark.parametrize("name", NOISE_OPS)
+def test_psnr_falls_strictly_over_sheet_levels(name, images):
+    spec = degrade.DEGRADATIONS.get(name)
+    psnrs = [
+        mean_psnr(degrade.apply(name, images, lv, generator=torch.Generator().manual_seed(0)), images)
+        for lv in spec.sheet_levels()
+    ]
+    assert psnrs[0] < 45, f"lowest level barely degrades: {psnrs}"
+    assert psnrs[0] > psnrs[1] > psnrs[2], psnrs
+
+
+@pytest.mark.parametrize("name", NOISE_OPS)
+def test_tiny_images_and_float64(name):
+    img = torch.rand(2, 3, 8, 9, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    spec = degrade.DEGRADATIONS.get(name)
+    out = degrade.apply(name, img, spec.level_max, generator=torch.Generator().manual_seed(0))
+    assert out.shape == img.shape and out.dtype == torch.float64 and torch.isfinite(out).all()
+    assert (out - img).abs().max() > 0
+
+
+def test_channels_last_input_gives_the_same_bytes(images):
+    expected = degrade.apply("camera_noise", images, 0.5, generator=torch.Generator().manual_seed(6))
+    channels_last = images.to(memory_format=torch.channels_last)
+    assert torch.equal(degrade.apply("camera_noise", channels_last, 0.5, generator=torch.Generator().manual_seed(6)), expected)

@@ -130,10 +130,10 @@ def screen_pattern(img: Tensor, amplitude: Tensor, gens) -> Tensor:
     "sampling",
     (0.0, 1.0),
     "approximate screen-photo moire: aliased colour bands of an RGB-stripe display grating multiplied "
-    "into the image; level in [0, 1] sets the grating contrast (0.1 .. 0.65)",
+    "into the image; level in [0, 1] sets the grating contrast (0.05 .. 0.5)",
 )
 def moire(img: Tensor, level: Tensor, gens) -> Tensor:
-    return img * screen_pattern(img, 0.1 + 0.55 * level.to(img.dtype), gens)
+    return img * screen_pattern(img, 0.05 + 0.45 * level.to(img.dtype), gens)
 
 
 def hole_mask(level: Tensor, gens, height: int, width: int, device, dtype) -> Tensor:

@@ -15,9 +15,6 @@ from .fields import smooth_noise
 BAYER_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
 """Colours of the 2 x 2 Bayer tile read row by row: (0, 0), (0, 1), (1, 0), (1, 1)."""
 
-_RB_KERNEL = ((0.25, 0.5, 0.25), (0.5, 1.0, 0.5), (0.25, 0.5, 0.25))
-_G_KERNEL = ((0.0, 0.25, 0.0), (0.25, 1.0, 0.25), (0.0, 0.25, 0.0))
-
 
 def bayer_masks(pattern: str, height: int, width: int, device, dtype) -> Tensor:
     """``3 x H x W`` one-hot masks: which colour channel each photosite of `pattern` keeps."""
@@ -39,12 +36,22 @@ def bayer_mosaic(img: Tensor, pattern: str = "RGGB") -> Tensor:
 def demosaic_bilinear(raw: Tensor, pattern: str = "RGGB") -> Tensor:
     """Bilinear demosaicing of ``B x 1 x H x W`` raw values: each missing colour is the mean of its
     nearest photosites of that colour. Reflected borders keep the Bayer phase, so a constant image comes
-    back exactly."""
+    back exactly.
+
+    Red and blue use the separable tent ``[1/2, 1, 1/2]`` in both directions; green the cross
+    ``centre + (N + S + E + W) / 4``. Written as shifted sums, several times faster than a grouped
+    3 x 3 convolution on CPU.
+    """
     height, width = raw.shape[-2:]
     masks = bayer_masks(pattern, height, width, raw.device, raw.dtype)
-    kernels = torch.tensor((_RB_KERNEL, _G_KERNEL, _RB_KERNEL), device=raw.device, dtype=raw.dtype)
     sparse = F.pad(raw * masks, (1, 1, 1, 1), mode="reflect")
-    return F.conv2d(sparse, kernels[:, None], groups=3)
+    red_blue = sparse[:, 0::2]
+    rows = 0.5 * (red_blue[..., :-2] + red_blue[..., 2:]) + red_blue[..., 1:-1]
+    red_blue = 0.5 * (rows[..., :-2, :] + rows[..., 2:, :]) + rows[..., 1:-1, :]
+    green = sparse[:, 1:2]
+    cross = green[..., :-2, 1:-1] + green[..., 2:, 1:-1] + green[..., 1:-1, :-2] + green[..., 1:-1, 2:]
+    green = green[..., 1:-1, 1:-1] + 0.25 * cross
+    return torch.cat((red_blue[:, :1], green, red_blue[:, 1:]), dim=1)
 
 
 @core.register(

@@ -27,9 +27,10 @@ def rain_layer(level: Tensor, gens, height: int, width: int, device, dtype) -> T
     """The rain layer ``B x H x W`` in [0, 1] and each sample's dominant streak angle (radians from the
     vertical, positive = top left to bottom right, see `fields.line_kernel`).
 
-    For a level in [0, 1] per sample: streak length 12 .. 44, thickness (sigma) 0.45 .. 1.05 reference
-    pixels, seed density 0.15% .. 0.75% of pixels, opacity 0.4 .. 0.85. The angle is drawn in
-    [-25, 25] degrees; each sub-layer jitters it by up to +-4 degrees.
+    For a level in [0, 1] per sample: streak length 12 .. 44 and thickness (sigma) 0.45 .. 1.05
+    reference pixels (never under 0.6 px: thinner lines alias into staircases), seed density 0.15% ..
+    0.75% of pixels, opacity 0.4 .. 0.85. The angle is drawn in [-25, 25] degrees; each sub-layer
+    jitters it by up to +-4 degrees.
     """
     level = level.to(dtype)
     unit = _size_unit(height, width)

@@ -102,8 +102,7 @@ def poisson_noise(img: Tensor, level: Tensor, gens) -> Tensor:
 def salt_pepper(img: Tensor, level: Tensor, gens) -> Tensor:
     u = uniform_field(gens, img.shape[-2:], img)[:, None]
     half = _per_image(level, img) / 2
-    out = torch.where(u < half, torch.ones((), dtype=img.dtype, device=img.device), img)
-    return torch.where(u >= 1 - half, torch.zeros((), dtype=img.dtype, device=img.device), out)
+    return img.masked_fill(u < half, 1.0).masked_fill_(u >= 1 - half, 0.0)
 
 
 def srgb_to_linear(x: Tensor) -> Tensor:

@@ -107,13 +107,16 @@ def salt_pepper(img: Tensor, level: Tensor, gens) -> Tensor:
 
 def srgb_to_linear(x: Tensor) -> Tensor:
     """Inverse sRGB transfer function (IEC 61966-2-1), [0, 1] -> linear [0, 1]."""
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    curve = x.add(0.055).div_(1.055).pow_(2.4)
+    return curve.where(x > 0.04045, x / 12.92)
 
 
 def linear_to_srgb(x: Tensor) -> Tensor:
-    """sRGB transfer function; negative inputs are clipped to 0 first."""
+    """sRGB transfer function; negative inputs are clipped to 0 first. In-place ops: this runs on full
+    noisy images, where every fresh temporary costs as much as the arithmetic."""
     x = x.clamp(min=0.0)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
+    curve = x.clamp(min=0.0031308).pow_(1 / 2.4).mul_(1.055).sub_(0.055)
+    return curve.where(x > 0.0031308, x.mul_(12.92))
 
 
 def sensor_variances(level: Tensor, read_jitter: Tensor):
@@ -134,6 +137,6 @@ def camera_noise(img: Tensor, level: Tensor, gens) -> Tensor:
     jitter = randn(gens, (), img.device, dtype=img.dtype)
     shot, read = sensor_variances(level.to(img.dtype), jitter)
     linear = srgb_to_linear(img.clamp(0.0, 1.0))
-    std = torch.sqrt(linear * _per_image(shot, img) + _per_image(read, img))
+    std = (linear * _per_image(shot, img)).add_(_per_image(read, img)).sqrt_()
     return linear_to_srgb(normal_field(gens, img).mul_(std).add_(linear))
 

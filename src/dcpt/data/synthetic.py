@@ -291,7 +291,9 @@ def degrade_batch(batch: dict, class_specs: Sequence, device: Union[str, torch.d
 
     `batch` holds ``"gt"`` (B x 3 x P x P), ``"label"``, ``"level"`` and ``"seed"`` as made by a
     `SyntheticDataset` with ``degrade_on_device=True``; `class_specs` is its ``classes``. Returns a new
-    dict with ``"lq"`` added and every tensor on `device`.
+    dict with ``"lq"`` added and every tensor on `device`. On the CPU the result equals the per-item
+    path; on a GPU the ops draw from CUDA generators, whose streams differ from the CPU's, so the
+    noise differs while staying seeded and reproducible on that device.
     """
     classes = parse_classes(class_specs)
     out = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in batch.items()}

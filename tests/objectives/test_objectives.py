@@ -1,0 +1,156 @@
+"""Each objective's loss on a hand-built batch equals a hand computation; gradients go where they should."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dcpt.errors import ConfigError
+from dcpt.models import create_model
+from dcpt.models.classifier import DegradationClassifier
+from dcpt.models.masking import random_patch_mask
+from dcpt.objectives import DcptObjective, MaskDcptObjective, RestoreObjective
+
+
+class TinyNet(nn.Module):
+    """Two convs; features = [first conv output]; forward_masked records what it was given."""
+
+    feature_channels = (4,)
+    mask_patch_size = 4
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 3, 3, padding=1)
+        self.seen = []
+
+    def features(self, x):
+        return [self.conv1(x)]
+
+    def forward(self, x):
+        return x + self.conv2(self.conv1(x))
+
+    def forward_masked(self, x, mask):
+        self.seen.append((x, mask))
+        f = self.conv1(x * mask)
+        return x * mask + self.conv2(f), [f]
+
+
+class SpyClassifier(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.fc = nn.Linear(4, classes)
+        self.inputs = []
+
+    def forward(self, features):
+        self.inputs.append(features)
+        return self.fc(features[0].mean((2, 3)))
+
+
+def _batch():
+    g = torch.Generator().manual_seed(1)
+    gt = torch.rand(3, 3, 8, 8, generator=g)
+    return {"lq": (gt * 0.5 + 0.2).clamp(0, 1), "gt": gt, "label": torch.tensor([0, 2, 1])}
+
+
+def _ce(logits, labels):
+    """Cross-entropy written out: mean of log(sum(exp z)) - z_label."""
+    z = logits.detach().double().numpy()
+    return float(np.mean([math.log(np.exp(row).sum()) - row[y] for row, y in zip(z, labels.tolist())]))
+
+
+def test_dcpt_loss_is_weighted_ce_plus_l1():
+    net, cls, batch = TinyNet(), SpyClassifier(), _batch()
+    loss, logs = DcptObjective(cls_weight=0.7, rec_weight=2.0)(batch, {"net": net, "classifier": cls})
+    logits = cls.fc(net.conv1(batch["lq"]).mean((2, 3)))
+    ce = _ce(logits, batch["label"])
+    l1 = float(np.abs(net(batch["gt"]).detach().numpy() - batch["gt"].numpy()).mean())
+    assert loss.item() == pytest.approx(0.7 * ce + 2.0 * l1, rel=1e-5)
+    assert logs["cls_loss"].item() == pytest.approx(ce, rel=1e-5)
+    assert logs["rec_loss"].item() == pytest.approx(l1, rel=1e-5)
+    assert logs["acc"].item() == pytest.approx(np.mean(logits.argmax(1).numpy() == batch["label"].numpy()))
+
+
+def test_classifier_sees_features_only_and_ce_reaches_net_through_them():
+    net, cls, batch = TinyNet(), SpyClassifier(), _batch()
+    loss, _ = DcptObjective(cls_weight=1.0, rec_weight=0.0)(batch, {"net": net, "classifier": cls})
+    (features,) = cls.inputs
+    assert len(features) == 1 and features[0].shape[1] == 4  # the 4-channel feature map, not the 3-channel image
+    assert all(f.grad_fn is not None for f in features)
+    loss.backward()
+    assert net.conv1.weight.grad.abs().sum() > 0 and cls.fc.weight.grad.abs().sum() > 0
+    assert net.conv2.weight.grad is None  # the CE term touches only what features() uses
+
+    net, cls = TinyNet(), SpyClassifier()
+    loss, _ = DcptObjective(cls_weight=0.0, rec_weight=1.0)(batch, {"net": net, "classifier": cls})
+    loss.backward()
+    assert net.conv2.weight.grad.abs().sum() > 0
+    assert cls.fc.weight.grad is None or cls.fc.weight.grad.abs().sum() == 0
+
+
+def test_maskdcpt_masks_with_its_own_seeded_generator():
+    net, cls, batch = TinyNet(), SpyClassifier(), _batch()
+    objective = MaskDcptObjective(cls_weight=1.5, rec_weight=0.5, mask_ratio=0.5)
+    objective.generator.manual_seed(42)
+    loss, logs = objective(batch, {"net": net, "classifier": cls})
+    expected_mask = random_patch_mask(3, 8, 8, 4, 0.5, generator=torch.Generator().manual_seed(42))
+    x, mask = net.seen[0]
+    assert torch.equal(mask, expected_mask) and torch.equal(x, batch["lq"])
+    assert torch.equal(mask.mean((1, 2, 3)), torch.full((3,), 0.5))
+    y, (f,) = x * mask + net.conv2(net.conv1(x * mask)), [net.conv1(x * mask)]
+    ce = _ce(cls.fc(f.mean((2, 3))), batch["label"])
+    l1 = (y - batch["gt"]).abs().mean().item()
+    assert loss.item() == pytest.approx(1.5 * ce + 0.5 * l1, rel=1e-5)
+    assert logs["rec_loss"].item() == pytest.approx(l1, rel=1e-5)
+
+
+def test_maskdcpt_zero_mode_blanks_the_input_and_runs_dense():
+    net, cls, batch = TinyNet(), SpyClassifier(), _batch()
+    objective = MaskDcptObjective(mask_mode="zero", mask_patch=2, mask_ratio=0.25)
+    objective(batch, {"net": net, "classifier": cls})
+    x, mask = net.seen[0]
+    assert torch.equal(mask, torch.ones_like(mask))
+    assert (x == 0).float().mean() >= 0.25 - 1e-6
+
+
+def test_maskdcpt_token_mode_needs_a_token():
+    with pytest.raises(ConfigError, match="mask token"):
+        MaskDcptObjective(mask_mode="token").check_net(TinyNet())
+
+
+def test_restore_l1_and_fft_term_match_numpy():
+    net, batch = TinyNet(), _batch()
+    loss, logs = RestoreObjective(freq_weight=0.1)(batch, {"net": net})
+    out = net(batch["lq"]).detach().double().numpy()
+    gt = batch["gt"].double().numpy()
+    l1 = np.abs(out - gt).mean()
+    diff = np.fft.fft2(out, norm="ortho") - np.fft.fft2(gt, norm="ortho")
+    freq = np.concatenate([np.abs(diff.real), np.abs(diff.imag)]).mean()
+    assert logs["l1"].item() == pytest.approx(l1, rel=1e-5)
+    assert logs["freq_loss"].item() == pytest.approx(freq, rel=1e-4)
+    assert loss.item() == pytest.approx(l1 + 0.1 * freq, rel=1e-5)
+
+
+def test_restore_evaluate_is_psnr_per_image():
+    net, batch = TinyNet(), _batch()
+    psnr = RestoreObjective().evaluate(batch, {"net": net})["psnr"]
+    out = np.round(net(batch["lq"]).clamp(0, 1).detach().numpy() * 255)  # BasicSR convention: 8-bit values
+    gt = np.round(batch["gt"].numpy() * 255)
+    mse = ((out - gt) ** 2).mean(axis=(1, 2, 3))
+    assert psnr.shape == (3,)
+    assert np.allclose(psnr.numpy(), 10 * np.log10(255.0**2 / mse), atol=0.05)
+
+
+@pytest.mark.parametrize("objective", [DcptObjective(), MaskDcptObjective()])
+def test_real_nafnet_every_parameter_gets_a_gradient(objective):
+    torch.manual_seed(0)
+    net = create_model("nafnet-tiny", width=8, enc_blk_nums=(1, 1), dec_blk_nums=(1, 1))
+    cls = DegradationClassifier(net.feature_channels, 3)
+    loss, _ = objective(_batch() | {"lq": _batch()["lq"].repeat(1, 1, 2, 2), "gt": _batch()["gt"].repeat(1, 1, 2, 2)},
+                        {"net": net, "classifier": cls})
+    loss.backward()
+    missing = [n for n, p in [*net.named_parameters(), *cls.named_parameters()] if p.grad is None]
+    assert missing == []

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, DcptError
-from .tiling import count_tiles, restore_tiled
+from .tiling import count_tiles, grid_multiple, restore_tiled
 
 PathLike = Union[str, os.PathLike]
 
@@ -122,7 +122,7 @@ def restore_paths(
     written = []
     for source, target in tqdm(list(zip(sources, targets)), desc="images", unit="img", disable=disable):
         img, depth = read_image_with_depth(source)
-        total = count_tiles(img.shape[1], img.shape[2], tile, overlap)
+        total = count_tiles(img.shape[1], img.shape[2], tile, overlap, grid_multiple(net))
         with tqdm(total=total, desc=source.name, unit="tile", leave=False, disable=disable or total == 1) as bar:
             restored = restore_image(net, img, tile, overlap, batch,
                                      progress=lambda done, _total: bar.update(done - bar.n))

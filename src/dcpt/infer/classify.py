@@ -1,0 +1,78 @@
+"""Name the degradation of images with the classifier bundled in a pre-trained checkpoint.
+
+The classifier reads only the restoration net's features (`net.features(x)`), exactly as in
+pre-training; the probabilities are the softmax of its logits over the checkpoint's class names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError, DcptError
+
+
+@dataclass
+class Prediction:
+    path: str
+    label: str
+    probabilities: Dict[str, float]
+
+    def as_dict(self) -> Dict:
+        return {"path": self.path, "label": self.label, "probabilities": self.probabilities}
+
+
+def parse_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DcptError(f"--device: expected cpu, cuda, cuda:N or auto, got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DcptError(f"--device {name}: no CUDA device is available")
+    return device
+
+
+def load_classifier(ckpt, device: torch.device = torch.device("cpu")) -> Tuple[nn.Module, nn.Module, List[str]]:
+    """(net, classifier, class names) of a dcpt checkpoint; raises if it carries no classifier."""
+    from ..models.checkpoint import load_bundle
+
+    bundle = load_bundle(ckpt)
+    if bundle.classifier is None or not bundle.class_names:
+        raise CheckpointError(f"{ckpt} has no degradation classifier; use a checkpoint from `dcpt pretrain` "
+                              f"(or a fine-tuned one that kept it)")
+    return bundle.net.to(device).eval(), bundle.classifier.to(device).eval(), list(bundle.class_names)
+
+
+def center_crop(img: torch.Tensor, size: Optional[int]) -> torch.Tensor:
+    if size is None:
+        return img
+    h, w = img.shape[-2:]
+    top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
+    return img[..., top:top + size, left:left + size]
+
+
+@torch.no_grad()
+def class_probabilities(net: nn.Module, classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Softmax over classes for a ``B x 3 x H x W`` batch in [0, 1]: a ``B x K`` tensor."""
+    return torch.softmax(classifier(net.features(images)).float(), dim=1)
+
+
+def classify_paths(ckpt, inputs: Sequence, device: str = "auto", crop: Optional[int] = None) -> List[Prediction]:
+    """One prediction per image file (folders are expanded), in sorted order."""
+    from ..data import list_images, read_image
+
+    dev = parse_device(device)
+    net, classifier, names = load_classifier(ckpt, dev)
+    predictions = []
+    for path in list_images([Path(p) for p in inputs]):
+        img = center_crop(read_image(path), crop)[None].to(dev)
+        probs = class_probabilities(net, classifier, img)[0].cpu().tolist()
+        best = max(range(len(names)), key=probs.__getitem__)
+        predictions.append(Prediction(str(path), names[best], dict(zip(names, probs))))
+    return predictions

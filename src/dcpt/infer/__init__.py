@@ -15,6 +15,7 @@ _EXPORTS = {
     "load_model": "restore",
     "evaluate_benchmark": "evaluate",
     "evaluate_pairs": "evaluate",
+    "classify_paths": "classify",
 }
 
 __all__ = sorted(_EXPORTS)

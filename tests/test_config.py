@@ -74,3 +74,12 @@ def test_bad_files(tmp_path):
     (tmp_path / "bad.yaml").write_text("train: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(tmp_path / "bad.yaml")
+
+
+@pytest.mark.parametrize("path", sorted((__import__("pathlib").Path(__file__).parents[1] / "configs").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    cfg = load_config(path)
+    from dcpt.models import list_models
+
+    assert cfg.model.name in list_models()

@@ -122,3 +122,12 @@ def test_classify_without_classifier_exit_2(tmp_path, capsys):
 
     export_samples(tmp_path / "imgs", "test")
     _fails(["classify", tmp_path / "imgs", "--ckpt", tmp_path / "plain.safetensors"], capsys, "no degradation classifier")
+
+
+def test_finetune_from_a_preset_checkpoint(tmp_path, capsys):
+    torch.manual_seed(0)
+    save_checkpoint(create_model("nafnet-tiny"), tmp_path / "preset.safetensors")  # tuple config in memory
+    raw = {**TINY, "model": {"name": "nafnet-tiny"}, "train": {**TINY["train"], "steps": 1, "val_every": 0}}
+    cfg = _write(tmp_path, raw)
+    assert main(["finetune", str(cfg), "--init", str(tmp_path / "preset.safetensors"), "--out", str(tmp_path / "ft")]) == 0
+    assert load_bundle(tmp_path / "ft" / "final.safetensors").classifier is None

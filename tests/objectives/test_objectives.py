@@ -154,3 +154,14 @@ def test_real_nafnet_every_parameter_gets_a_gradient(objective):
     loss.backward()
     missing = [n for n, p in [*net.named_parameters(), *cls.named_parameters()] if p.grad is None]
     assert missing == []
+
+
+def test_focal_loss_matches_formula_and_reduces_to_ce():
+    from dcpt.objectives.dcpt import classification_loss
+
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]])
+    labels = torch.tensor([0, 1])
+    p = np.exp(logits.numpy()) / np.exp(logits.numpy()).sum(1, keepdims=True)
+    py = p[[0, 1], [0, 1]]
+    assert classification_loss(logits, labels, 2.0).item() == pytest.approx(np.mean(-(1 - py) ** 2 * np.log(py)), rel=1e-5)
+    assert classification_loss(logits, labels, 0.0).item() == pytest.approx(_ce(logits, labels), rel=1e-6)

@@ -72,10 +72,12 @@ class DataConfig:
 
 @dataclass
 class ObjectiveConfig:
-    """What is optimised. `mask_patch` None means the network's own `mask_patch_size`."""
+    """What is optimised. `mask_patch` None means the network's own `mask_patch_size`; `focal_gamma`
+    0 is plain cross-entropy, > 0 the focal loss both papers use against class imbalance."""
 
     name: Literal["dcpt", "maskdcpt", "restore"] = "dcpt"
     cls_weight: float = 1.0
+    focal_gamma: float = 0.0
     rec_weight: float = 1.0
     mask_ratio: float = 0.5
     mask_patch: Optional[int] = None

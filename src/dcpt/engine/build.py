@@ -5,6 +5,7 @@ This is the one place where the config meets the rest of the package; the loop s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -121,6 +122,11 @@ def build_net(cfg: RunConfig) -> nn.Module:
     return create_model(cfg.model.name, **overrides)
 
 
+def _plain(config: Dict) -> Dict:
+    """JSON-normalised copy (tuples become lists), as a checkpoint header stores it."""
+    return json.loads(json.dumps(config, default=str))
+
+
 def load_init(net: nn.Module, cfg: RunConfig) -> Tuple[Optional[nn.Module], Optional[List[str]]]:
     """Load `init.checkpoint` into `net`; returns its classifier and class names (or Nones)."""
     from ..models.checkpoint import load_bundle, load_state_strict
@@ -129,8 +135,9 @@ def load_init(net: nn.Module, cfg: RunConfig) -> Tuple[Optional[nn.Module], Opti
     if not path.is_file():
         raise CheckpointError(f"init checkpoint {str(path)!r} does not exist")
     bundle = load_bundle(path, arch=getattr(net, "arch_name", None))
-    if bundle.net.arch_config != getattr(net, "arch_config", bundle.net.arch_config):
-        mismatch = {k: v for k, v in bundle.net.arch_config.items() if net.arch_config.get(k) != v}
+    theirs, ours = _plain(bundle.net.arch_config), _plain(getattr(net, "arch_config", bundle.net.arch_config))
+    if theirs != ours:
+        mismatch = {k: v for k, v in theirs.items() if ours.get(k) != v}
         if mismatch:
             raise CheckpointError(f"{path} holds a {bundle.meta.get('preset') or bundle.net.arch_name} with {mismatch}, "
                                   f"which does not fit model {cfg.model.name!r}")

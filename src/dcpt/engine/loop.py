@@ -162,6 +162,7 @@ def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_
                 for key, value in logs.items():
                     sums[key] = sums.get(key, 0.0) + torch.as_tensor(value, dtype=torch.float32).detach() / train.accum
             step_loss = all_reduce_mean(step_loss, info)
+            sums["loss"] = sums.get("loss", 0.0) + step_loss
             if not torch.isfinite(step_loss).item():
                 where = f"{last_path} (step {last_good})" if last_good is not None else "none written yet"
                 raise TrainingDiverged(f"loss is {step_loss.item()} at step {step + 1}; stopped. Last good checkpoint: {where}")
@@ -177,8 +178,8 @@ def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_
 
             if (train.log_every and step % train.log_every == 0) or step == train.steps:
                 means = {k: v / count for k, v in sums.items()}
-                reduced = {k: all_reduce_mean(v.to(device), info).item() for k, v in means.items()}
-                last_logs = {"loss": step_loss.item(), **reduced, "lr": lr}
+                reduced = {k: (v if k == "loss" else all_reduce_mean(v.to(device), info)).item() for k, v in means.items()}
+                last_logs = {**reduced, "lr": lr}
                 logger.scalars(step, last_logs)
                 sums, count = {}, 0
             logger.progress(step, step_loss.item())

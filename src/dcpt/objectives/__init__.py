@@ -16,7 +16,8 @@ __all__ = ["DcptObjective", "MaskDcptObjective", "RestoreObjective", "build_obje
 
 def build_objective(cfg: ObjectiveConfig):
     if cfg.name == "dcpt":
-        return DcptObjective(cfg.cls_weight, cfg.rec_weight)
+        return DcptObjective(cfg.cls_weight, cfg.rec_weight, cfg.focal_gamma)
     if cfg.name == "maskdcpt":
-        return MaskDcptObjective(cfg.cls_weight, cfg.rec_weight, cfg.mask_ratio, cfg.mask_patch, cfg.mask_mode)
+        return MaskDcptObjective(cfg.cls_weight, cfg.rec_weight, cfg.mask_ratio, cfg.mask_patch, cfg.mask_mode,
+                                 cfg.focal_gamma)
     return RestoreObjective(cfg.freq_weight)

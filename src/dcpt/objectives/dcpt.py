@@ -4,6 +4,8 @@ Per step (two forward passes, one backward)::
 
     loss = cls_weight * CE(classifier(net.features(lq)), label) + rec_weight * L1(net(gt), gt)
 
+(CE becomes the focal loss with `focal_gamma` > 0.)
+
 The classifier sees only the features, never the image; the cross-entropy therefore reaches the net
 through `net.features`, and the L1 term keeps the whole net a restoration network.
 """
@@ -17,6 +19,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+def classification_loss(logits: Tensor, labels: Tensor, focal_gamma: float = 0.0) -> Tensor:
+    """Mean cross-entropy, or with `focal_gamma` > 0 the focal loss ``-(1 - p_y)^gamma log p_y``
+    (Lin et al. 2017), which down-weights classes that are already easy."""
+    if not focal_gamma:
+        return F.cross_entropy(logits, labels)
+    log_p = F.log_softmax(logits, dim=1).gather(1, labels[:, None])[:, 0]
+    return (-(1.0 - log_p.exp()) ** focal_gamma * log_p).mean()
+
+
 def accuracy(logits: Tensor, labels: Tensor) -> Tensor:
     """Fraction of correct top-1 predictions (a 0-dim tensor)."""
     return (logits.argmax(dim=1) == labels).float().mean()
@@ -25,8 +36,9 @@ def accuracy(logits: Tensor, labels: Tensor) -> Tensor:
 class DcptObjective:
     trains = ("net", "classifier")
 
-    def __init__(self, cls_weight: float = 1.0, rec_weight: float = 1.0):
+    def __init__(self, cls_weight: float = 1.0, rec_weight: float = 1.0, focal_gamma: float = 0.0):
         self.cls_weight = cls_weight
+        self.focal_gamma = focal_gamma
         self.rec_weight = rec_weight
         self.find_unused_parameters = rec_weight == 0
 
@@ -34,7 +46,7 @@ class DcptObjective:
         net, classifier = nets["net"], nets["classifier"]
         labels = batch["label"]
         logits = classifier(net.features(batch["lq"])).float()
-        cls_loss = F.cross_entropy(logits, labels)
+        cls_loss = classification_loss(logits, labels, self.focal_gamma)
         loss = self.cls_weight * cls_loss
         logs = {"cls_loss": cls_loss.detach(), "acc": accuracy(logits.detach(), labels)}
         if self.rec_weight:

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ..models.masking import random_patch_mask
-from .dcpt import accuracy
+from .dcpt import accuracy, classification_loss
 
 MASK_MODES = ("sparse", "zero", "token")
 
@@ -32,7 +32,7 @@ class MaskDcptObjective:
     find_unused_parameters = True
 
     def __init__(self, cls_weight: float = 1.0, rec_weight: float = 1.0, mask_ratio: float = 0.5,
-                 mask_patch: Optional[int] = None, mask_mode: str = "sparse"):
+                 mask_patch: Optional[int] = None, mask_mode: str = "sparse", focal_gamma: float = 0.0):
         if mask_mode not in MASK_MODES:
             raise ConfigError(f"mask_mode: expected one of {', '.join(MASK_MODES)}, got {mask_mode!r}")
         self.cls_weight = cls_weight
@@ -40,6 +40,7 @@ class MaskDcptObjective:
         self.mask_ratio = mask_ratio
         self.mask_patch = mask_patch
         self.mask_mode = mask_mode
+        self.focal_gamma = focal_gamma
         self.generator = torch.Generator()
 
     def check_net(self, net) -> None:
@@ -65,7 +66,7 @@ class MaskDcptObjective:
         else:
             y, features = net.forward_masked(lq, mask)
         logits = classifier(features).float()
-        cls_loss = F.cross_entropy(logits, labels)
+        cls_loss = classification_loss(logits, labels, self.focal_gamma)
         rec_loss = F.l1_loss(y.float(), gt.float())
         loss = self.cls_weight * cls_loss + self.rec_weight * rec_loss
         logs = {"cls_loss": cls_loss.detach(), "rec_loss": rec_loss.detach(), "acc": accuracy(logits.detach(), labels)}

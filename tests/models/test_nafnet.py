@@ -1,0 +1,248 @@
+"""NAFNet: official parameter layout, sizes, sparse masking, TLC."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dcpt.errors import ConfigError
+from dcpt.models import create_model
+from dcpt.models.layers import LayerNorm2d, LocalAvgPool2d
+from dcpt.models.masking import random_patch_mask, resize_mask
+from dcpt.models.nafnet import NAFBlock, local_pooling
+
+BLOCK_KEYS = [
+    "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias",
+    "sca.1.weight", "sca.1.bias", "conv4.weight", "conv4.bias", "conv5.weight", "conv5.bias",
+    "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias", "beta", "gamma",
+]
+
+
+def official_keys(enc, middle, dec):
+    """Parameter names of megvii-research/NAFNet's NAFNet_arch.py, written out from its layout."""
+    keys = {"intro.weight", "intro.bias", "ending.weight", "ending.bias"}
+    for i, n in enumerate(enc):
+        keys |= {f"encoders.{i}.{j}.{k}" for j in range(n) for k in BLOCK_KEYS}
+        keys |= {f"downs.{i}.weight", f"downs.{i}.bias"}
+    keys |= {f"middle_blks.{j}.{k}" for j in range(middle) for k in BLOCK_KEYS}
+    for i, n in enumerate(dec):
+        keys |= {f"decoders.{i}.{j}.{k}" for j in range(n) for k in BLOCK_KEYS}
+        keys.add(f"ups.{i}.0.weight")
+    return keys
+
+
+def official_param_count(width, enc, middle, dec, img=3):
+    """Count from the official layer shapes (DW_Expand = FFN_Expand = 2)."""
+
+    def block(c):
+        conv1 = c * 2 * c + 2 * c
+        conv2 = 2 * c * 9 + 2 * c
+        conv3 = c * c + c
+        sca = c * c + c
+        conv4 = c * 2 * c + 2 * c
+        conv5 = c * c + c
+        return conv1 + conv2 + conv3 + sca + conv4 + conv5 + 4 * c + 2 * c
+
+    total = (img * width * 9 + width) + (width * img * 9 + img)
+    c = width
+    for n in enc:
+        total += n * block(c) + (c * 2 * c * 4 + 2 * c)
+        c *= 2
+    total += middle * block(c)
+    for n in dec:
+        total += c * 2 * c
+        c //= 2
+        total += n * block(c)
+    return total
+
+
+def randomized(net, seed=0):
+    """Non-zero beta / gamma (zero at init makes every block the identity) and random norms."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith(("beta", "gamma")) or ".norm" in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.5 + (1.0 if name.endswith("weight") else 0.0))
+    return net
+
+
+def test_nafnet_5d_matches_official_names_shapes_and_size():
+    with torch.device("meta"):
+        net = create_model("nafnet-5d")
+    shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    assert set(shapes) == official_keys((1, 1, 1, 28), 1, (1, 1, 1, 1))
+    assert shapes["intro.weight"] == (64, 3, 3, 3)
+    assert shapes["ending.weight"] == (3, 64, 3, 3)
+    assert shapes["downs.3.weight"] == (1024, 512, 2, 2)
+    assert shapes["ups.0.0.weight"] == (2048, 1024, 1, 1)
+    assert shapes["encoders.3.27.conv2.weight"] == (1024, 1, 3, 3)
+    assert shapes["encoders.3.27.sca.1.weight"] == (512, 512, 1, 1)
+    assert shapes["middle_blks.0.norm1.weight"] == (1024,)
+    assert shapes["decoders.3.0.beta"] == (1, 64, 1, 1)
+    total = sum(p.numel() for p in net.parameters())
+    assert total == official_param_count(64, (1, 1, 1, 28), 1, (1, 1, 1, 1)) == 67_888_835
+    # NAFNet paper, Table (GoPro): width 32 -> 17.11 M, width 64 -> 67.89 M parameters
+    with torch.device("meta"):
+        w32 = create_model("nafnet", width=32, enc_blk_nums=(1, 1, 1, 28), middle_blk_num=1, dec_blk_nums=(1, 1, 1, 1))
+    assert round(sum(p.numel() for p in w32.parameters()) / 1e6, 2) == 17.11
+    assert round(total / 1e6, 2) == 67.89
+    assert net.feature_channels == (64, 128, 256, 512) and net.mask_patch_size == 16
+
+
+@pytest.mark.parametrize("name", ["nafnet-tiny", "nafnet-small", "nafnet-w16-28"])
+def test_presets_have_official_layout(name):
+    with torch.device("meta"):
+        net = create_model(name)
+    cfg = net.arch_config
+    assert set(net.state_dict()) == official_keys(cfg["enc_blk_nums"], cfg["middle_blk_num"], cfg["dec_blk_nums"])
+    assert sum(p.numel() for p in net.parameters()) == official_param_count(
+        cfg["width"], cfg["enc_blk_nums"], cfg["middle_blk_num"], cfg["dec_blk_nums"]
+    )
+
+
+def test_mismatched_stage_counts_are_a_config_error():
+    with pytest.raises(ConfigError, match="as many decoder as encoder stages"):
+        create_model("nafnet", enc_blk_nums=(1, 1), dec_blk_nums=(1,))
+
+
+def test_layernorm2d_matches_torch_layer_norm_per_pixel():
+    ln = LayerNorm2d(6)
+    with torch.no_grad():
+        ln.weight.normal_()
+        ln.bias.normal_()
+    x = torch.randn(2, 6, 5, 7)
+    ref = F.layer_norm(x.permute(0, 2, 3, 1), (6,), ln.weight, ln.bias, eps=1e-6).permute(0, 3, 1, 2)
+    torch.testing.assert_close(ln(x), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_fresh_block_is_identity_and_global_residual_holds():
+    block = NAFBlock(8)
+    x = torch.randn(1, 8, 6, 6)
+    assert torch.equal(block(x), x)
+    net = create_model("nafnet-tiny")
+    with torch.no_grad():
+        net.ending.weight.zero_()
+        net.ending.bias.zero_()
+    x = torch.rand(1, 3, 21, 30)
+    assert torch.equal(net(x), x)
+
+
+def test_odd_size_equals_reflect_padded_run_cropped():
+    net = randomized(create_model("nafnet-tiny")).eval()
+    x = torch.rand(1, 3, 37, 53)
+    padded = F.pad(x, (0, 11, 0, 11), mode="reflect")
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), net(padded)[:, :, :37, :53])
+
+
+def test_features_are_decoder_outputs_full_resolution_first():
+    net = randomized(create_model("nafnet-tiny")).eval()
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o)) for m in net.decoders]
+    x = torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        feats = net.features(x)
+    for h in hooks:
+        h.remove()
+    assert [tuple(f.shape) for f in feats] == [(1, 16, 32, 48), (1, 32, 16, 24), (1, 64, 8, 12), (1, 128, 4, 6)]
+    # what the official DCPT hooks on `decoders.i` collect, reversed (hook_outputs[::-1])
+    for f, hooked in zip(feats, seen[::-1]):
+        assert torch.equal(f, hooked)
+
+
+def masked_pair(seed=0, patch=16, size=(37, 53)):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(2, 3, *size, generator=g)
+    mask = random_patch_mask(2, *size, patch, 0.5, generator=g)
+    other = x + (1 - mask) * torch.randn(x.shape, generator=g) * 3  # differs only where masked
+    return x, other, mask
+
+
+@pytest.mark.parametrize("patch", [16, 8])
+def test_masked_content_cannot_reach_visible_outputs_or_features(patch):
+    net = randomized(create_model("nafnet-tiny"))
+    x, other, mask = masked_pair(patch=patch)
+    y1, f1 = net.forward_masked(x, mask)
+    y2, f2 = net.forward_masked(other, mask)
+    assert torch.isfinite(y1).all()
+    torch.testing.assert_close(y1, y2, rtol=0, atol=0)
+    for a, b in zip(f1, f2):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_channel_attention_pools_over_visible_positions_only():
+    net = randomized(create_model("nafnet-tiny"))
+    x, _, mask = masked_pair(size=(32, 48))
+    block = net.encoders[0][0]
+    inp = net.intro(x * mask) * mask
+    pooled = []
+    hook = block.sca[1].register_forward_pre_hook(lambda m, args: pooled.append(args[0]))
+    block(inp, mask)
+    hook.remove()
+    with torch.no_grad():
+        h = block.sg(block.conv2(block.conv1(block.norm1(inp)) * mask))
+        visible = mask[:, 0] > 0
+        for b in range(2):
+            reference = h[b][:, visible[b]].mean(dim=1)
+            torch.testing.assert_close(pooled[0][b, :, 0, 0], reference, rtol=1e-5, atol=1e-6)
+            assert not torch.allclose(pooled[0][b, :, 0, 0], h[b].mean((1, 2)), rtol=1e-3)
+
+
+def test_every_block_output_is_zero_where_masked():
+    net = randomized(create_model("nafnet-tiny"))
+    x, _, mask = masked_pair()
+    checked = []
+
+    def hook(module, args, out):
+        block_mask = args[1]
+        checked.append(float((out * (1 - block_mask)).abs().max()))
+        assert out.shape[-2:] == block_mask.shape[-2:]
+
+    hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, NAFBlock)]
+    with torch.no_grad():
+        _, feats = net.forward_masked(x, mask)
+    for h in hooks:
+        h.remove()
+    assert len(checked) == sum(1 for m in net.modules() if isinstance(m, NAFBlock))
+    assert max(checked) == 0.0
+    padded_mask = F.pad(mask, (0, 11, 0, 11), mode="reflect")
+    for f in feats:
+        assert float((f * (1 - resize_mask(padded_mask, f.shape[-2:]))).abs().max()) == 0.0
+        assert float(f.abs().sum()) > 0
+
+
+def test_all_visible_mask_equals_plain_forward():
+    net = randomized(create_model("nafnet-tiny")).eval()
+    x = torch.rand(2, 3, 32, 32)
+    y, feats = net.forward_masked(x, torch.ones(2, 1, 32, 32, dtype=torch.bool))
+    torch.testing.assert_close(y, net(x), rtol=1e-5, atol=1e-5)
+    for a, b in zip(feats, net.features(x)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_local_avg_pool_matches_brute_force_windows():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 2, 7, 9)).astype(np.float32)
+    out = LocalAvgPool2d((3, 4))(torch.from_numpy(x)).numpy()
+    assert out.shape == x.shape
+    valid = np.array([[x[0, :, i:i + 3, j:j + 4].mean(axis=(1, 2)) for j in range(6)] for i in range(5)])
+    np.testing.assert_allclose(out[0, :, 1:6, 1:7], valid.transpose(2, 0, 1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[0, :, 0, 1:7], out[0, :, 1, 1:7])  # replicated border (top)
+    whole = LocalAvgPool2d((8, 9))(torch.from_numpy(x)).numpy()  # window covers the map: global mean
+    np.testing.assert_allclose(whole, x.mean(axis=(2, 3), keepdims=True), rtol=1e-5)
+
+
+def test_local_pooling_kernels_and_equivalence_at_training_size():
+    net = randomized(create_model("nafnet-tiny")).eval()
+    x_train, x_big = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 96, 96)
+    with torch.no_grad():
+        before = net(x_train), net(x_big)
+        local_pooling(net, train_size=32)
+        after = net(x_train), net(x_big)
+    # official TLC kernels: 1.5 x the training crop at each scale
+    assert net.encoders[0][0].sca[0].kernel == (48, 48)
+    assert net.middle_blks[0].sca[0].kernel == (3, 3)
+    assert net.decoders[0][0].sca[0].kernel == (6, 6)
+    torch.testing.assert_close(after[0], before[0])
+    assert not torch.allclose(after[1], before[1])
+    assert {k for k, _ in net.named_parameters()} == official_keys((1, 1, 1, 2), 1, (1, 1, 1, 1))

@@ -8,6 +8,15 @@ from dcpt.errors import DcptError
 from dcpt.models.masking import apply_mask, check_mask, masked_mean, random_patch_mask, resize_mask
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Two shared CPU cores: intra-op threads only contend (backward ran 100x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("height,width,patch,ratio", [(37, 53, 16, 0.5), (64, 64, 8, 0.75), (32, 48, 16, 0.3)])
 def test_random_patch_mask_hides_exactly_round_ratio_patches(height, width, patch, ratio):
     mask = random_patch_mask(3, height, width, patch, ratio, generator=torch.Generator().manual_seed(1))

@@ -11,6 +11,15 @@ from dcpt.models.layers import LayerNorm2d, LocalAvgPool2d
 from dcpt.models.masking import random_patch_mask, resize_mask
 from dcpt.models.nafnet import NAFBlock, local_pooling
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Two shared CPU cores: intra-op threads only contend (backward ran 100x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 BLOCK_KEYS = [
     "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias",
     "sca.1.weight", "sca.1.bias", "conv4.weight", "conv4.bias", "conv5.weight", "conv5.bias",

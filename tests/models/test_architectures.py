@@ -38,7 +38,7 @@ def small_net(name):
     torch.manual_seed(0)
     net = create_model(name)
     with torch.no_grad():  # zero-initialised residual scales would hide broken paths
-        for pname, p in net.named_parameters():
+        for p in net.parameters():
             if p.abs().sum() == 0:
                 p.normal_(0, 0.1)
     return net

@@ -1,7 +1,6 @@
 """Parameter and MAC counts against analytic formulas, and `dcpt info`."""
 
 import pytest
-import torch
 from torch import nn
 
 from dcpt.cli import main

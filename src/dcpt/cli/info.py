@@ -49,10 +49,10 @@ def _list() -> int:
 
 
 def _preset(name: str, size: int) -> int:
+    import torch
+
     from ..models import PRESETS, create_model
     from ..models.complexity import model_complexity
-
-    import torch
 
     with torch.device("meta"):
         model = create_model(name)

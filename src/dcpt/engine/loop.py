@@ -21,7 +21,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..config import DataConfig, OptimConfig, TrainConfig
-from ..errors import CheckpointError, DcptError
+from ..errors import CheckpointError, ConfigError, DcptError
 from . import checkpointing as ckpt
 from .distributed import DistInfo, all_reduce_mean, barrier
 from .ema import ModelEma
@@ -100,6 +100,8 @@ def _gather(obj, info: DistInfo) -> List:
 def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_dir: Optional[Path],
         device: torch.device, info: DistInfo = DistInfo(), resume: bool = False) -> FitResult:
     """Train `job` for ``train.steps`` optimiser steps; writes into `run_dir` on rank 0 only."""
+    if train.amp == "fp16" and device.type != "cuda":
+        raise ConfigError(f"config key 'train.amp': fp16 needs a CUDA device, this run is on {device}; use bf16")
     run_dir = Path(run_dir) if run_dir is not None else None
     last_path = run_dir / ckpt.LAST if run_dir is not None else None
     objective = job.objective

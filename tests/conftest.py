@@ -19,6 +19,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_intra_op_thread():
+    """One torch thread: on small tensors, thread hand-offs cost more than they save, and CI machines
+    are shared; tests that measure thread-count independence set threads themselves."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -121,7 +121,13 @@ def load_bundle(path, arch: Optional[str] = None, map_location="cpu") -> Bundle:
 
 
 def load_state_strict(module: nn.Module, state: Dict[str, torch.Tensor], path, what: str) -> None:
-    """`module.load_state_dict(state)` that reports a mismatch as one CheckpointError line."""
+    """`module.load_state_dict(state)` that reports a mismatch as one CheckpointError line.
+
+    Architectures that accept other official key layouts (e.g. the MaskDCPT release's renamed
+    Restormer/SwinIR blocks) expose `adapt_state_dict`, applied before the keys are compared."""
+    adapt = getattr(module, "adapt_state_dict", None)
+    if adapt is not None:
+        state = adapt(state)
     own = module.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

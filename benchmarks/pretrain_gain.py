@@ -1,0 +1,273 @@
+"""Does DCPT / MaskDCPT pre-training pay? The pre-training study of issue 4.
+
+For each arm (scratch, DCPT, MaskDCPT and ablations) and each seed: pre-train P steps (if the arm
+pre-trains), fine-tune F steps with the restore objective on the demo's five degradation types on
+the embedded samples, then measure PSNR (dB) per type on held-out test-split crops whose
+degradations come from one fixed seed, the same for every arm and seed. Pre-trained nets also get
+their classifier's accuracy on the same held-out crops.
+
+Each finished (arm, seed) is appended as one JSON line to ``<out>/results.jsonl``; a re-run skips
+what is there, and an interrupted pre-training or fine-tuning resumes from its last checkpoint in
+the work folder, so a run stopped at any moment loses at most ``--ckpt-every`` steps.
+
+    nohup .venv/bin/python benchmarks/pretrain_gain.py --arms scratch,dcpt,maskdcpt --seeds 0,1,2 \\
+        --pretrain-steps 600 --finetune-steps 800 > /tmp/pretrain_gain.log 2>&1 &
+    .venv/bin/python benchmarks/pretrain_gain.py --summarise
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+EVAL_SEED = 20250423
+
+# arm -> what it pre-trains (None: nothing), config overrides for pre-training and for fine-tuning,
+# and the arm its gain is paired against (same seed, same fine-tuning steps).
+ARMS: Dict[str, dict] = {
+    "scratch": dict(pretrain=None),
+    "dcpt": dict(pretrain="dcpt"),
+    "maskdcpt": dict(pretrain="maskdcpt"),
+    "dcpt-cls-only": dict(pretrain="dcpt", pre=("objective.rec_weight=0",)),
+    "dcpt-rec-only": dict(pretrain="dcpt", pre=("objective.cls_weight=0",)),
+    "dcpt-rec-0.1": dict(pretrain="dcpt", pre=("objective.rec_weight=0.1",)),
+    "maskdcpt-rec-0.1": dict(pretrain="maskdcpt", pre=("objective.rec_weight=0.1",)),
+    "maskdcpt-cls-5": dict(pretrain="maskdcpt", pre=("objective.cls_weight=5",)),
+    "maskdcpt-ratio-0.25": dict(pretrain="maskdcpt", pre=("objective.mask_ratio=0.25",)),
+    "maskdcpt-ratio-0.75": dict(pretrain="maskdcpt", pre=("objective.mask_ratio=0.75",)),
+    "scratch-lr-1e-4": dict(pretrain=None, fine=("optim.lr=1.0e-4",), baseline="scratch-lr-1e-4"),
+    "dcpt-lr-1e-4": dict(pretrain="dcpt", fine=("optim.lr=1.0e-4",), baseline="scratch-lr-1e-4"),
+    "scratch-lr-1e-3": dict(pretrain=None, fine=("optim.lr=1.0e-3",), baseline="scratch-lr-1e-3"),
+    "dcpt-lr-1e-3": dict(pretrain="dcpt", fine=("optim.lr=1.0e-3",), baseline="scratch-lr-1e-3"),
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arms", default="scratch,dcpt,maskdcpt",
+                        help=f"comma-separated arms, run in this order; known: {', '.join(ARMS)}")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (>= 3 for a claim)")
+    parser.add_argument("--pretrain-steps", type=int, default=600)
+    parser.add_argument("--finetune-steps", type=int, default=800)
+    parser.add_argument("--patch-size", type=int, default=64, help="training crop side (pixels)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--eval-patch", type=int, default=128, help="held-out crop side (pixels)")
+    parser.add_argument("--eval-count", type=int, default=200, help="held-out crops, spread evenly over the types")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--ckpt-every", type=int, default=200, help="training checkpoint interval (steps)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "pretrain_gain"),
+                        help="folder of results.jsonl and summary.md (small files only)")
+    parser.add_argument("--work", default="/tmp/dcpt-pretrain-gain", help="folder of run folders (checkpoints)")
+    parser.add_argument("--summarise", action="store_true", help="only read results.jsonl and print the table")
+    args = parser.parse_args(argv)
+    args.arms = [a for a in args.arms.split(",") if a]
+    unknown = [a for a in args.arms if a not in ARMS and a != "input"]
+    if unknown:
+        parser.error(f"unknown arm(s) {unknown}; expected some of {list(ARMS)}")
+    args.seeds = [int(s) for s in args.seeds.split(",") if s]
+    return args
+
+
+def read_results(path: Path) -> List[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def result_key(arm: str, seed: int, args) -> tuple:
+    return (arm, seed, args.pretrain_steps if ARMS.get(arm, {}).get("pretrain") else 0, args.finetune_steps,
+            args.patch_size, args.batch_size, args.eval_patch, args.eval_count)
+
+
+def _key_of(row: dict) -> tuple:
+    return (row["arm"], row["seed"], row["pretrain_steps"], row["finetune_steps"], row["patch_size"],
+            row["batch_size"], row["eval_patch"], row["eval_count"])
+
+
+def make_config(name: str, overrides):
+    from dcpt.config import config_from_dict, read_yaml
+
+    return config_from_dict(read_yaml(CONFIGS / name), list(overrides))
+
+
+def common_overrides(steps: int, seed: int, args) -> List[str]:
+    return [f"train.steps={steps}", f"train.seed={seed}", f"data.seed={seed}", f"data.patch_size={args.patch_size}",
+            f"data.batch_size={args.batch_size}", "train.val_every=0", f"train.ckpt_every={args.ckpt_every}",
+            f"train.log_every={max(steps // 4, 1)}", "train.device=cpu"]
+
+
+def train(cfg, run_dir: Path, finetune: bool) -> Path:
+    """Run (or resume, or reuse) one training run in `run_dir`; returns its exported EMA checkpoint."""
+    import torch
+
+    from dcpt.config import save_config
+    from dcpt.engine.build import build_job
+    from dcpt.engine.loop import fit
+
+    final = run_dir / "final.safetensors"
+    if final.is_file():
+        return final
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+    job = build_job(cfg, finetune=finetune)
+    job.val_data = None
+    resume = (run_dir / "last.pt").is_file()
+    fit(job, cfg.data, cfg.optim, cfg.train, run_dir, torch.device("cpu"), resume=resume)
+    return final
+
+
+def heldout(cfg, args):
+    """Test-split crops degraded from one fixed seed: identical for every arm and seed."""
+    from dcpt.engine.build import build_dataset, class_names_of
+
+    names = class_names_of(cfg.data.val)
+    return build_dataset(cfg.data.val, cfg.data, names, args.eval_patch, args.eval_count, EVAL_SEED), names
+
+
+def evaluate(objective, modules, cfg, args) -> Dict[str, float]:
+    import torch
+
+    from dcpt.engine.validate import validate
+
+    data, names = heldout(cfg, args)
+    return validate(objective, modules, data, 20, torch.device("cpu"), names)
+
+
+def per_type(metrics: Dict[str, float], metric: str) -> Dict[str, float]:
+    out = {k.split("/", 1)[1]: v for k, v in metrics.items() if k.startswith(metric + "/")}
+    out["average"] = sum(out.values()) / len(out)
+    return out
+
+
+class _Identity:
+    """The degraded input as the 'restoration': the input PSNR of the held-out crops."""
+
+    @staticmethod
+    def evaluate(batch, nets):
+        from dcpt.metrics import psnr
+
+        return {"psnr": psnr(batch["lq"], batch["gt"])}
+
+
+def run_one(arm: str, seed: int, args) -> dict:
+    from dcpt.models.checkpoint import load_bundle
+    from dcpt.objectives import DcptObjective, RestoreObjective
+
+    spec = ARMS.get(arm, {})
+    work = Path(args.work)
+    row = {"arm": arm, "seed": seed, "pretrain_steps": 0, "finetune_steps": args.finetune_steps,
+           "patch_size": args.patch_size, "batch_size": args.batch_size, "eval_patch": args.eval_patch,
+           "eval_count": args.eval_count, "baseline": spec.get("baseline", "scratch" if arm != "input" else "input"), "classifier_accuracy": None}
+    fine_cfg = make_config("demo-finetune.yaml", ["objective.name=restore"]
+                           + common_overrides(args.finetune_steps, seed, args) + list(spec.get("fine", ())))
+    if arm == "input":
+        row["psnr"] = per_type(evaluate(_Identity(), {}, fine_cfg, args), "psnr")
+        return row
+    init: Optional[Path] = None
+    t0 = time.perf_counter()
+    if spec["pretrain"]:
+        pre_over = common_overrides(args.pretrain_steps, seed, args) + list(spec.get("pre", ()))
+        pre_cfg = make_config(f"demo-pretrain-{spec['pretrain']}.yaml", pre_over)
+        tag = hashlib.sha1(json.dumps([spec["pretrain"], pre_over]).encode()).hexdigest()[:10]
+        init = train(pre_cfg, work / f"pre-{spec['pretrain']}-s{seed}-{tag}", finetune=False)
+        bundle = load_bundle(init)
+        acc = evaluate(DcptObjective(), {"net": bundle.net, "classifier": bundle.classifier}, pre_cfg, args)
+        row.update(pretrain_steps=args.pretrain_steps, classifier_accuracy=acc["acc"],
+                   classifier_accuracy_per_type={k.split("/", 1)[1]: v for k, v in acc.items() if "/" in k},
+                   pretrain_overrides=pre_over)
+    t1 = time.perf_counter()
+    if init is not None:
+        fine_cfg = make_config("demo-finetune.yaml", ["objective.name=restore", f"init.checkpoint={init}",
+                                                      "init.classifier=false"]
+                               + common_overrides(args.finetune_steps, seed, args) + list(spec.get("fine", ())))
+    fine_dir = work / f"fine-{arm}-s{seed}-p{row['pretrain_steps']}-f{args.finetune_steps}-x{args.patch_size}"
+    final = train(fine_cfg, fine_dir, finetune=True)
+    net = load_bundle(final).net
+    row["psnr"] = per_type(evaluate(RestoreObjective(), {"net": net}, fine_cfg, args), "psnr")
+    row.update(pretrain_s=round(t1 - t0, 1), finetune_s=round(time.perf_counter() - t1, 1),
+               finetune_overrides=list(spec.get("fine", ())), threads=args.threads)
+    shutil.rmtree(fine_dir, ignore_errors=True)
+    return row
+
+
+def _mean_std(values: List[float]) -> str:
+    if not values:
+        return "-"
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return f"{mean:.2f}"
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def summarise(rows: List[dict]) -> str:
+    """Markdown: per (arm, P, F, patch) the mean ± sample std over seeds of PSNR per type and average,
+    the gain over the baseline arm paired by seed, and the classifier accuracy (%)."""
+    groups: Dict[tuple, List[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["arm"], row["pretrain_steps"], row["finetune_steps"], row["patch_size"],
+                           row["eval_patch"], row["eval_count"]), []).append(row)
+    if not groups:
+        return "no results yet"
+    types = [t for t in next(iter(groups.values()))[0]["psnr"] if t != "average"]
+    head = ["arm", "P", "F", "patch", "seeds"] + types + ["average", "gain vs baseline (paired)", "classifier acc %"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (arm, p, f, patch, ep, ec), members in groups.items():
+        members = sorted(members, key=lambda r: r["seed"])
+        cells = [arm, str(p), str(f), str(patch), ",".join(str(r["seed"]) for r in members)]
+        cells += [_mean_std([r["psnr"][t] for r in members]) for t in types + ["average"]]
+        gains = []
+        baseline = members[0].get("baseline", "scratch")
+        for r in members:
+            base = [b for b in groups.get((baseline, 0, f, patch, ep, ec), []) if b["seed"] == r["seed"]]
+            if base and arm != baseline:
+                gains.append(r["psnr"]["average"] - base[0]["psnr"]["average"])
+        cells.append(f"{_mean_std(gains)} (n={len(gains)}, vs {baseline})" if gains else "-")
+        accs = [100 * r["classifier_accuracy"] for r in members if r.get("classifier_accuracy") is not None]
+        cells.append(_mean_std(accs))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out)
+    results = out / "results.jsonl"
+    if args.summarise:
+        print(summarise(read_results(results)))
+        return 0
+    import torch
+
+    torch.set_num_threads(args.threads)
+    out.mkdir(parents=True, exist_ok=True)
+    done = {_key_of(r) for r in read_results(results)}
+    todo = [(seed, arm) for seed in args.seeds for arm in args.arms]
+    for seed, arm in todo:
+        if result_key(arm, seed, args) in done:
+            print(f"skip {arm} seed {seed}: already in {results}", flush=True)
+            continue
+        t0 = time.perf_counter()
+        row = run_one(arm, seed, args)
+        with results.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        done.add(_key_of(row))
+        acc = row["classifier_accuracy"]
+        print(f"{arm} seed {seed}: average {row['psnr']['average']:.2f} dB"
+              f"{'' if acc is None else f', classifier {100 * acc:.1f}%'} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        (out / "summary.md").write_text(summarise(read_results(results)) + "\n")
+    print(summarise(read_results(results)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

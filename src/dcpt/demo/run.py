@@ -18,6 +18,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets" / "demo"
 PRETRAINED = ("dcpt", "maskdcpt")
 MODELS = ("scratch",) + PRETRAINED
 QUICK_STEPS = 3
+HELD_OUT_SEED = 12345
 
 
 @dataclass
@@ -113,6 +114,15 @@ def finetune_all(options: DemoOptions, inits: Dict[str, Path], log) -> Dict[str,
     return paths
 
 
+def held_out_types(options: DemoOptions, cfg) -> List:
+    """The scored crops: the fine-tuning config's validation classes on the test photographs."""
+    from .heldout import held_out_set
+
+    classes = [(c.name, {"name": c.degradation or c.name, **({"levels": list(c.levels)} if c.levels else {})})
+               for c in cfg.data.val[0].classes]
+    return held_out_set(classes, options.crops_per_image, options.crop_size, seed=options.seed + HELD_OUT_SEED)
+
+
 def run_demo(options: DemoOptions, log=print) -> Dict:
     """Run the whole demo into ``options.out``; returns the report dict (as written to report.json)."""
     import torch
@@ -120,7 +130,7 @@ def run_demo(options: DemoOptions, log=print) -> Dict:
     from ..infer.classify import load_classifier
     from ..models.checkpoint import load_checkpoint
     from . import figures, report
-    from .heldout import classifier_accuracy, held_out_set, restore_all, score
+    from .heldout import classifier_accuracy, restore_all, score
 
     _check(options)
     options.out.mkdir(parents=True, exist_ok=True)
@@ -131,9 +141,7 @@ def run_demo(options: DemoOptions, log=print) -> Dict:
     finetuned = finetune_all(options, inits, log)
 
     cfg = _config("finetune", _seed_overrides(options.seed))
-    classes = [(c.name, {"name": c.degradation or c.name, **({"levels": list(c.levels)} if c.levels else {})})
-               for c in cfg.data.val[0].classes]
-    types = held_out_set(classes, options.crops_per_image, options.crop_size, seed=options.seed + 12345)
+    types = held_out_types(options, cfg)
     log(f"evaluating on {len(types[0].gt)} held-out {options.crop_size}px crops per type")
     outputs = {"input": {t.name: t.lq for t in types}}
     with torch.no_grad():

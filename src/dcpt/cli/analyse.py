@@ -2,7 +2,9 @@
 for a checkpoint and for a randomly initialised net of the same architecture side by side.
 
 The DCPT paper's observation is that even a random net's features separate degradation types; the
-trained column shows what pre-training adds. Protocol: see `dcpt.analysis.knn`.
+trained column shows what pre-training adds. The random net is built under `--seed`; when that equals
+the training seed (both default to 0) it is typically the very init the checkpoint started from.
+Protocol: see `dcpt.analysis.knn`.
 """
 
 from __future__ import annotations

@@ -45,8 +45,9 @@ def psnr_bars(tables: Dict[str, Dict], path: Path) -> None:
     plt.close(fig)
 
 
-def image_grid(types: Sequence, outputs: Dict[str, Dict], path: Path, index: int = 0) -> None:
-    """Rows = degradation types; columns = degraded | scratch | DCPT | MaskDCPT | clean, for crop `index`."""
+def image_grid(types: Sequence, outputs: Dict[str, Dict], path: Path, index: int = -1) -> None:
+    """Rows = degradation types; columns = degraded | scratch | DCPT | MaskDCPT | clean, for crop `index`
+    (default: the last crop, from a colour photograph)."""
     plt = _pyplot()
     fig, axes = plt.subplots(len(types), len(COLUMN_TITLES), figsize=(2.2 * len(COLUMN_TITLES), 2.2 * len(types)),
                              squeeze=False)

@@ -54,8 +54,11 @@ def verdict(tables: Dict[str, Dict], accuracy: Dict[str, float]) -> str:
         gain = tables[name]["psnr"]["average"] - base
         how = "helped" if gain > NOTICEABLE_DB else "hurt" if gain < -NOTICEABLE_DB else "made no clear difference"
         parts.append(f"{LABELS[name]} {how} ({gain:+.2f} dB average PSNR vs scratch)")
-    return ("Here, at equal fine-tuning steps, " + "; ".join(parts) +
-            ". One seed and a short CPU run: read this as an indication, not a measurement of the method.")
+    text = "Here, at equal fine-tuning steps, " + "; ".join(parts) + "."
+    best = max(tables[n]["psnr"]["average"] for n in ROWS if n != "input")
+    if best < tables["input"]["psnr"]["average"]:
+        text += " No net beats the degraded inputs on average yet (fine-tuning is far from converged)."
+    return text + " One seed and a short CPU run: read this as an indication, not a measurement of the method."
 
 
 def markdown(result: Dict, tables: Dict[str, Dict], types: List[str]) -> str:

@@ -35,6 +35,9 @@ EVAL_SEED = 20250423
 # and the arm its gain is paired against (same seed, same fine-tuning steps).
 ARMS: Dict[str, dict] = {
     "scratch": dict(pretrain=None),
+    # scratch, but starting as an exact identity (NAFNet's `ending` conv zeroed): rules out that
+    # pre-training only helps by teaching the net to return its input.
+    "scratch-identity": dict(pretrain=None, identity_init=True),
     "dcpt": dict(pretrain="dcpt"),
     "maskdcpt": dict(pretrain="maskdcpt"),
     "dcpt-cls-only": dict(pretrain="dcpt", pre=("objective.rec_weight=0",)),
@@ -159,6 +162,21 @@ class _Identity:
         return {"psnr": psnr(batch["lq"], batch["gt"])}
 
 
+def identity_init(cfg, seed: int, work: Path) -> Path:
+    """A seeded random net of the config's model whose last conv is zero, so net(x) == x at step 0."""
+    import torch
+
+    from dcpt.models import create_model
+    from dcpt.models.checkpoint import save_checkpoint
+
+    torch.manual_seed(seed)
+    net = create_model(cfg.model.name, **dict(cfg.model.overrides or {}))
+    with torch.no_grad():
+        net.ending.weight.zero_()
+        net.ending.bias.zero_()
+    return save_checkpoint(net, work / f"identity-init-s{seed}.safetensors")
+
+
 def run_one(arm: str, seed: int, args) -> dict:
     from dcpt.models.checkpoint import load_bundle
     from dcpt.objectives import DcptObjective, RestoreObjective
@@ -185,6 +203,8 @@ def run_one(arm: str, seed: int, args) -> dict:
         row.update(pretrain_steps=args.pretrain_steps, classifier_accuracy=acc["acc"],
                    classifier_accuracy_per_type={k.split("/", 1)[1]: v for k, v in acc.items() if "/" in k},
                    pretrain_overrides=pre_over)
+    if spec.get("identity_init"):
+        init = identity_init(fine_cfg, seed, work)
     t1 = time.perf_counter()
     if init is not None:
         fine_cfg = make_config("demo-finetune.yaml", ["objective.name=restore", f"init.checkpoint={init}",

@@ -38,6 +38,9 @@ ARMS: Dict[str, dict] = {
     # scratch, but starting as an exact identity (NAFNet's `ending` conv zeroed): rules out that
     # pre-training only helps by teaching the net to return its input.
     "scratch-identity": dict(pretrain=None, identity_init=True),
+    # scratch trained for P + F steps (its P column counts the extra steps): the same total compute as
+    # a pre-trained arm, to tell an initialisation's value from the value of more training.
+    "scratch-longer": dict(pretrain=None, extra_steps=True),
     "dcpt": dict(pretrain="dcpt"),
     "maskdcpt": dict(pretrain="maskdcpt"),
     "dcpt-cls-only": dict(pretrain="dcpt", pre=("objective.rec_weight=0",)),
@@ -88,7 +91,8 @@ def read_results(path: Path) -> List[dict]:
 
 
 def result_key(arm: str, seed: int, args) -> tuple:
-    return (arm, seed, args.pretrain_steps if ARMS.get(arm, {}).get("pretrain") else 0, args.finetune_steps,
+    spec = ARMS.get(arm, {})
+    return (arm, seed, args.pretrain_steps if spec.get("pretrain") or spec.get("extra_steps") else 0, args.finetune_steps,
             args.patch_size, args.batch_size, args.eval_patch, args.eval_count)
 
 
@@ -186,8 +190,12 @@ def run_one(arm: str, seed: int, args) -> dict:
     row = {"arm": arm, "seed": seed, "pretrain_steps": 0, "finetune_steps": args.finetune_steps,
            "patch_size": args.patch_size, "batch_size": args.batch_size, "eval_patch": args.eval_patch,
            "eval_count": args.eval_count, "baseline": spec.get("baseline", "scratch" if arm != "input" else "input"), "classifier_accuracy": None}
+    fine_steps = args.finetune_steps
+    if spec.get("extra_steps"):
+        row["pretrain_steps"] = args.pretrain_steps
+        fine_steps += args.pretrain_steps
     fine_cfg = make_config("demo-finetune.yaml", ["objective.name=restore"]
-                           + common_overrides(args.finetune_steps, seed, args) + list(spec.get("fine", ())))
+                           + common_overrides(fine_steps, seed, args) + list(spec.get("fine", ())))
     if arm == "input":
         row["psnr"] = per_type(evaluate(_Identity(), {}, fine_cfg, args), "psnr")
         return row
@@ -209,7 +217,7 @@ def run_one(arm: str, seed: int, args) -> dict:
     if init is not None:
         fine_cfg = make_config("demo-finetune.yaml", ["objective.name=restore", f"init.checkpoint={init}",
                                                       "init.classifier=false"]
-                               + common_overrides(args.finetune_steps, seed, args) + list(spec.get("fine", ())))
+                               + common_overrides(fine_steps, seed, args) + list(spec.get("fine", ())))
     fine_dir = work / f"fine-{arm}-s{seed}-p{row['pretrain_steps']}-f{args.finetune_steps}-x{args.patch_size}"
     final = train(fine_cfg, fine_dir, finetune=True)
     net = load_bundle(final).net

@@ -75,6 +75,21 @@ def test_net_only_checkpoint_and_overwrite(tmp_path):
     assert torch.equal(bundle.net.intro.weight, random_net(seed=2).intro.weight)
 
 
+def test_fp16_storage_halves_the_file_and_loads_back_as_fp32(tmp_path):
+    net = random_net(seed=3)
+    clf = DegradationClassifier(net.feature_channels, 2, blocks_per_scale=1)
+    full = save_checkpoint(net, tmp_path / "full.safetensors", classifier=clf)
+    half = save_checkpoint(net, tmp_path / "half.safetensors", classifier=clf, dtype=torch.float16)
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    with safe_open(str(half), framework="pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    bundle = load_bundle(half)
+    for k, v in net.state_dict().items():
+        loaded = bundle.net.state_dict()[k]
+        assert loaded.dtype == torch.float32 and torch.equal(loaded, v.half().float())
+    assert torch.equal(bundle.classifier.fc.weight, clf.fc.weight.detach().half().float())
+
+
 @pytest.mark.parametrize("layout", ["params_ema", "params", "bare", "module_prefix"])
 def test_basicsr_pth_loads_strictly(tmp_path, layout):
     ema, plain = random_net(seed=3).state_dict(), random_net(seed=4).state_dict()

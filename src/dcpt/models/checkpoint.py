@@ -49,12 +49,14 @@ def save_checkpoint(
     *,
     classifier: Optional[nn.Module] = None,
     class_names: Optional[List[str]] = None,
+    dtype: Optional[torch.dtype] = None,
     **meta,
 ) -> Path:
     """Write `model` (built by `create_model`), optionally with its classifier, atomically to `path`.
 
-    `step` in `meta` is stored at the top level; any other keyword goes to the free-form `meta`
-    (JSON; other values are stored as strings).
+    `dtype` (e.g. ``torch.float16``) stores floating-point tensors in that type, halving a shipped
+    file; loading casts them back to the model's dtype. `step` in `meta` is stored at the top level;
+    any other keyword goes to the free-form `meta` (JSON; other values are stored as strings).
     """
     from safetensors.torch import save_file
 
@@ -64,10 +66,10 @@ def save_checkpoint(
     header = {"format": FORMAT, "version": VERSION, "arch": model.arch_name, "arch_config": model.arch_config}
     if getattr(model, "preset_name", None):
         header["preset"] = model.preset_name
-    tensors = _plain(model.state_dict())
+    tensors = _plain(model.state_dict(), dtype=dtype)
     if classifier is not None:
         header["classifier"] = classifier.config
-        tensors.update(_plain(classifier.state_dict(), CLASSIFIER_PREFIX))
+        tensors.update(_plain(classifier.state_dict(), CLASSIFIER_PREFIX, dtype))
     if class_names is not None:
         header["class_names"] = [str(n) for n in class_names]
     if "step" in meta:
@@ -144,8 +146,14 @@ def load_state_strict(module: nn.Module, state: Dict[str, torch.Tensor], path, w
     module.load_state_dict(state, strict=True)
 
 
-def _plain(state: Dict[str, torch.Tensor], prefix: str = "") -> Dict[str, torch.Tensor]:
-    return {prefix + k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+def _plain(state: Dict[str, torch.Tensor], prefix: str = "", dtype: Optional[torch.dtype] = None) -> Dict[str, torch.Tensor]:
+    def plain(v: torch.Tensor) -> torch.Tensor:
+        v = v.detach().to("cpu")
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        return v.contiguous().clone()
+
+    return {prefix + k: plain(v) for k, v in state.items()}
 
 
 def _sniff(path: Path) -> str:

@@ -71,15 +71,17 @@ class NAFNet(nn.Module):
       resolution first: widths `feature_channels = (width, 2 width, 4 width, ...)`. The middle blocks
       are not included, as in the official code. Features cover the padded image, so their sizes
       are exact powers of two apart.
-    * `net.forward_masked(x, mask) -> (y, features)`: the sparse (SparK-style) forward of MaskDCPT;
-      `mask` is `B x 1 x H x W`, 1 = visible (see `dcpt.models.masking.random_patch_mask`, default
-      patch size `mask_patch_size = 2 ** len(enc_blk_nums)`, one pixel of the coarsest scale). The
-      masked input is zeroed, every block is sparse (see `NAFBlock`), and the map after `intro`,
-      each down-sampling and each up-sampling + skip is zeroed at masked positions, with the mask
-      taken to each scale by min-pooling. Visible outputs and all features are therefore independent
-      of the masked content. `y` is the `ending` head on the sparse last decoder stage plus the
-      masked input: masked regions of `y` carry no image content, so a reconstruction loss is
-      meaningful on visible pixels (or through a separate dense head on the features).
+    * `net.forward_masked(x, mask) -> (y, features)`: the masked forward of MaskDCPT, a sparse
+      encoder and a dense decoder as in SparK; `mask` is `B x 1 x H x W`, 1 = visible (see
+      `dcpt.models.masking.random_patch_mask`, default patch size `mask_patch_size =
+      2 ** len(enc_blk_nums)`, one pixel of the coarsest scale). The masked input is zeroed; in the
+      encoder and middle blocks every block is sparse (see `NAFBlock`) and the map after `intro` and
+      each down-sampling is zeroed at masked positions, with the mask taken to each scale by
+      min-pooling. The decoder then runs densely on those maps, whose masked positions hold zeros (a
+      zero mask token, so no parameter is added and official checkpoints still load): it fills the
+      holes from their context, so `y` (the `ending` head plus the masked input) is a whole restored
+      image and an L1 against the clean image over every pixel is a meaningful target. Nothing
+      masked enters the encoder, so `y` and every feature are independent of the masked content.
     """
 
     def __init__(
@@ -133,18 +135,17 @@ class NAFNet(nn.Module):
             mask = pad_to_multiple(mask, self.padder_size)
             inp = inp * mask
         x = _sparse(self.intro(inp), mask)
-        skips, masks = [], []
+        skips = []
         for encoder, down in zip(self.encoders, self.downs):
             x = _blocks(encoder, x, mask)
             skips.append(x)
-            masks.append(mask)
             x = down(x)
             mask = None if mask is None else resize_mask(mask, x.shape[-2:])
             x = _sparse(x, mask)
         x = _blocks(self.middle_blks, x, mask)
         features = []
-        for decoder, up, skip, mask in zip(self.decoders, self.ups, skips[::-1], masks[::-1]):
-            x = _blocks(decoder, _sparse(up(x) + skip, mask), mask)
+        for decoder, up, skip in zip(self.decoders, self.ups, skips[::-1]):
+            x = decoder(up(x) + skip)  # dense: the sparse encoder's zeros act as mask tokens
             features.append(x)
         features.reverse()
         if not head:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dcpt.errors import DcptError
-from dcpt.models.masking import apply_mask, check_mask, masked_mean, random_patch_mask, resize_mask
+from dcpt.models.masking import apply_mask, check_mask, fill_from_visible, masked_mean, random_patch_mask, resize_mask
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -93,3 +93,23 @@ def test_check_mask_rejects_wrong_shapes():
     assert check_mask(torch.ones(2, 1, 8, 8, dtype=torch.bool), x).dtype == torch.float32
     with pytest.raises(DcptError, match=r"expected a mask of shape \(2, 1, 8, 8\)"):
         check_mask(torch.ones(2, 8, 8), x)
+
+
+def test_fill_from_visible_matches_brute_force_window_means():
+    rng = np.random.default_rng(1)
+    x = rng.random((2, 3, 9, 11)).astype(np.float32)
+    m = (rng.random((2, 1, 9, 11)) > 0.6).astype(np.float32)
+    m[1] = 0.0
+    m[1, 0, 0, 0] = 1.0  # second image: one visible pixel, far from most holes
+    out = fill_from_visible(torch.from_numpy(x), torch.from_numpy(m), 4).numpy()  # window rounds up to 5
+    for b in range(2):
+        vis = m[b, 0] > 0
+        for i in range(9):
+            for j in range(11):
+                if vis[i, j]:
+                    expected = x[b, :, i, j]
+                else:
+                    win = vis[max(i - 2, 0):i + 3, max(j - 2, 0):j + 3]
+                    vals = x[b, :, max(i - 2, 0):i + 3, max(j - 2, 0):j + 3][:, win]
+                    expected = vals.mean(1) if vals.size else x[b][:, vis].mean(1)
+                np.testing.assert_allclose(out[b, :, i, j], expected, rtol=1e-5, atol=1e-6)

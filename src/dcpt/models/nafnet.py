@@ -15,7 +15,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .layers import LayerNorm2d, LocalAvgPool2d, SimpleGate, pad_to_multiple
-from .masking import check_mask, masked_mean, resize_mask
+from .masking import check_mask, fill_from_visible, masked_mean, resize_mask
 from .registry import register_arch, register_model
 
 
@@ -79,8 +79,10 @@ class NAFNet(nn.Module):
       each down-sampling is zeroed at masked positions, with the mask taken to each scale by
       min-pooling. The decoder then runs densely on those maps, whose masked positions hold zeros (a
       zero mask token, so no parameter is added and official checkpoints still load): it fills the
-      holes from their context, so `y` (the `ending` head plus the masked input) is a whole restored
-      image and an L1 against the clean image over every pixel is a meaningful target. Nothing
+      holes from their context, so `y` is a whole restored image and an L1 against the clean image
+      over every pixel is a meaningful target. The global residual adds the masked input with its
+      holes filled coarsely from visible pixels (`fill_from_visible`), so masked outputs start near
+      the right colour instead of at zero. Nothing
       masked enters the encoder, so `y` and every feature are independent of the masked content.
     """
 
@@ -131,9 +133,11 @@ class NAFNet(nn.Module):
     def _run(self, inp: torch.Tensor, mask: Optional[torch.Tensor] = None, head: bool = True):
         height, width = inp.shape[-2:]
         inp = pad_to_multiple(inp, self.padder_size)
+        base = inp
         if mask is not None:
             mask = pad_to_multiple(mask, self.padder_size)
             inp = inp * mask
+            base = fill_from_visible(inp, mask, 2 * self.mask_patch_size)
         x = _sparse(self.intro(inp), mask)
         skips = []
         for encoder, down in zip(self.encoders, self.downs):
@@ -150,7 +154,7 @@ class NAFNet(nn.Module):
         features.reverse()
         if not head:
             return None, features
-        y = self.ending(x) + inp
+        y = self.ending(x) + base
         return y[:, :, :height, :width], features
 
 

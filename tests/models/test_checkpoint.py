@@ -90,6 +90,19 @@ def test_fp16_storage_halves_the_file_and_loads_back_as_fp32(tmp_path):
     assert torch.equal(bundle.classifier.fc.weight, clf.fc.weight.detach().half().float())
 
 
+@pytest.mark.parametrize("first_byte", [0x80, ord("P")])
+def test_safetensors_whose_length_byte_looks_like_a_pickle_or_zip(tmp_path, first_byte):
+    # the 8-byte header length comes first; a low byte of 0x80 is also a pickle's first byte
+    net = random_net(seed=4)
+    path = tmp_path / "net.safetensors"
+    for pad in range(600):
+        save_checkpoint(net, path, note="x" * pad)
+        if path.read_bytes()[0] == first_byte:
+            break
+    assert path.read_bytes()[0] == first_byte
+    assert torch.equal(load_checkpoint(path).intro.weight, net.intro.weight)
+
+
 @pytest.mark.parametrize("layout", ["params_ema", "params", "bare", "module_prefix"])
 def test_basicsr_pth_loads_strictly(tmp_path, layout):
     ema, plain = random_net(seed=3).state_dict(), random_net(seed=4).state_dict()

@@ -157,13 +157,19 @@ def _plain(state: Dict[str, torch.Tensor], prefix: str = "", dtype: Optional[tor
 
 
 def _sniff(path: Path) -> str:
-    """'torch' for a torch.save file (zip or legacy pickle), 'safetensors' otherwise."""
+    """'safetensors' when the file starts with a plausible safetensors header (an 8-byte little-endian
+    length that fits the file, then a JSON object), else 'torch' (a torch.save zip or pickle).
+
+    The safetensors test comes first: a header length whose low byte is 0x80 would otherwise look
+    like a pickle's first byte (one file in 256)."""
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     with open(path, "rb") as fh:
-        head = fh.read(8)
+        head = fh.read(9)
     if not head:
         raise CheckpointError(f"checkpoint {path} is empty")
+    if len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= path.stat().st_size - 8:
+        return "safetensors"
     return "torch" if head[:2] == b"PK" or head[:1] == b"\x80" else "safetensors"
 
 

@@ -108,3 +108,30 @@ def test_learns_to_separate_two_feature_distributions():
         accuracy = (clf(feats).argmax(1) == labels).float().mean().item()
     assert loss.item() < first * 0.8
     assert accuracy == 1.0
+
+
+def test_encoder_taps_survive_a_checkpoint_and_drive_classification(tmp_path):
+    from dcpt.infer.classify import class_probabilities
+    from dcpt.models import create_model
+    from dcpt.models.checkpoint import load_bundle, save_checkpoint
+
+    torch.manual_seed(0)
+    net = create_model("nafnet-tiny").eval()
+    clf = DegradationClassifier(net.feature_channels, 3, blocks_per_scale=1, taps="encoder").eval()
+    bundle = load_bundle(save_checkpoint(net, tmp_path / "c.safetensors", classifier=clf, class_names=list("abc")))
+    assert bundle.classifier.taps == "encoder" and bundle.classifier.config["taps"] == "encoder"
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = clf(net.features(x, taps="encoder")).softmax(1)
+        decoder = clf(net.features(x)).softmax(1)
+    got = class_probabilities(bundle.net.eval(), bundle.classifier.eval(), x)
+    torch.testing.assert_close(got, expected)
+    assert not torch.allclose(got, decoder)
+
+
+def test_transformers_only_give_decoder_taps():
+    from dcpt.models import create_model
+
+    net = create_model("restormer-tiny")
+    with pytest.raises(DcptError, match="decoder"):
+        net.features(torch.rand(1, 3, 16, 16), taps="encoder")

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dcpt.errors import ConfigError
+from dcpt.errors import ConfigError, DcptError
 from dcpt.models import create_model
 from dcpt.models.layers import LayerNorm2d, LocalAvgPool2d
 from dcpt.models.masking import random_patch_mask, resize_mask
@@ -257,3 +257,25 @@ def test_local_pooling_kernels_and_equivalence_at_training_size():
     torch.testing.assert_close(after[0], before[0])
     assert not torch.allclose(after[1], before[1])
     assert {k for k, _ in net.named_parameters()} == official_keys((1, 1, 1, 2), 1, (1, 1, 1, 1))
+
+
+def test_encoder_taps_are_the_encoder_stage_outputs_and_never_see_masked_content():
+    net = randomized(create_model("nafnet-tiny")).eval()
+    x = torch.rand(1, 3, 32, 48)
+    seen = []
+    hooks = [stage.register_forward_hook(lambda m, a, out: seen.append(out)) for stage in net.encoders]
+    with torch.no_grad():
+        feats = net.features(x, taps="encoder")
+    for h in hooks:
+        h.remove()
+    assert len(feats) == len(seen) == 4
+    for f, hooked, width in zip(feats, seen, net.feature_channels):
+        assert torch.equal(f, hooked) and f.shape[1] == width
+    x, other, mask = masked_pair()
+    (y1, f1), (y2, f2) = net.forward_masked(x, mask, taps="encoder"), net.forward_masked(other, mask, taps="encoder")
+    torch.testing.assert_close(y1, y2, rtol=0, atol=0)
+    assert torch.equal(y1, net.forward_masked(x, mask)[0])  # the taps do not change the restoration
+    for a, b in zip(f1, f2):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(DcptError, match="taps"):
+        net.features(x, taps="middle")

@@ -73,7 +73,9 @@ class DataConfig:
 @dataclass
 class ObjectiveConfig:
     """What is optimised. `mask_patch` None means the network's own `mask_patch_size`; `focal_gamma`
-    0 is plain cross-entropy, > 0 the focal loss both papers use against class imbalance."""
+    0 is plain cross-entropy, > 0 the focal loss both papers use against class imbalance.
+    `classifier_taps`: which features of the net a new classifier reads, its ``decoder`` stages (DCPT)
+    or its ``encoder`` stages (MaskDCPT's classification decoder; NAFNet only)."""
 
     name: Literal["dcpt", "maskdcpt", "restore"] = "dcpt"
     cls_weight: float = 1.0
@@ -82,6 +84,7 @@ class ObjectiveConfig:
     mask_ratio: float = 0.5
     mask_patch: Optional[int] = None
     mask_mode: Literal["sparse", "zero", "token"] = "sparse"
+    classifier_taps: Literal["decoder", "encoder"] = "decoder"
     freq_weight: float = 0.0
 
 

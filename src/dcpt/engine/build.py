@@ -178,7 +178,8 @@ def build_job(cfg: RunConfig, finetune: bool = False) -> Job:
             modules["classifier"] = classifier
             export_names = init_names
     if "classifier" not in modules and not finetune:
-        modules["classifier"] = DegradationClassifier(net.feature_channels, len(class_names))
+        modules["classifier"] = DegradationClassifier(net.feature_channels, len(class_names),
+                                                      taps=cfg.objective.classifier_taps)
     if "classifier" not in modules:
         export_names = None
     config_dict = config_to_dict(cfg)

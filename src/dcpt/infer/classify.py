@@ -60,7 +60,9 @@ def center_crop(img: torch.Tensor, size: Optional[int]) -> torch.Tensor:
 @torch.no_grad()
 def class_probabilities(net: nn.Module, classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Softmax over classes for a ``B x 3 x H x W`` batch in [0, 1]: a ``B x K`` tensor."""
-    return torch.softmax(classifier(net.features(images)).float(), dim=1)
+    from ..models.classifier import classifier_features
+
+    return torch.softmax(classifier(classifier_features(net, classifier, images)).float(), dim=1)
 
 
 def classify_paths(ckpt, inputs: Sequence, device: str = "auto", crop: Optional[int] = None) -> List[Prediction]:

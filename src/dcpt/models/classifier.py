@@ -60,8 +60,9 @@ class DegradationClassifier(nn.Module):
     `features` is the list a restoration net's `features(x)` returns (full resolution first) and
     `feature_channels` its `feature_channels`. `blocks_per_scale` bottlenecks of inner width
     `expansion * channels` run at every scale and once more at the end (official: 2 and 2.0; the
-    cost grows with the square of the widest feature). `config` holds the constructor arguments,
-    which is what a checkpoint stores to rebuild it.
+    cost grows with the square of the widest feature). `taps` records which features of the net it
+    reads, ``decoder`` (DCPT, the default) or ``encoder`` (MaskDCPT); see `classifier_features`.
+    `config` holds the constructor arguments, which is what a checkpoint stores to rebuild it.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class DegradationClassifier(nn.Module):
         num_classes: int,
         blocks_per_scale: int = 2,
         expansion: float = 2.0,
+        taps: str = "decoder",
     ):
         super().__init__()
         feature_channels = tuple(int(c) for c in feature_channels)
@@ -83,8 +85,10 @@ class DegradationClassifier(nn.Module):
             num_classes=int(num_classes),
             blocks_per_scale=int(blocks_per_scale),
             expansion=float(expansion),
+            taps=str(taps),
         )
         self.feature_channels = feature_channels
+        self.taps = str(taps)
 
         def stage(c: int) -> nn.Sequential:
             return nn.Sequential(*[Bottleneck(c, expansion) for _ in range(blocks_per_scale)])
@@ -122,3 +126,15 @@ class DegradationClassifier(nn.Module):
                 f"expected {len(self.feature_channels)} B x C x H x W features with C = "
                 f"{self.feature_channels}, got shapes {shapes}"
             )
+
+
+def classifier_features(net: nn.Module, classifier: nn.Module, x: torch.Tensor) -> List[torch.Tensor]:
+    """`net.features(x)` at the taps `classifier` was trained on (``decoder`` unless it says otherwise);
+    unwraps DDP / compiled modules to read them. Nets that only know decoder taps need not take `taps`."""
+    taps = classifier_taps(classifier)
+    return net.features(x) if taps == "decoder" else net.features(x, taps=taps)
+
+
+def classifier_taps(classifier: nn.Module) -> str:
+    inner = getattr(classifier, "module", getattr(classifier, "_orig_mod", classifier))
+    return getattr(inner, "taps", "decoder")

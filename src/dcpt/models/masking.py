@@ -93,6 +93,12 @@ def apply_mask(x: torch.Tensor, mask: torch.Tensor, token: Optional[torch.Tensor
     return x * mask + token.reshape(1, -1, 1, 1).to(x.dtype) * (1.0 - mask)
 
 
+def check_taps(taps: str, supported, arch: str) -> None:
+    """Fail with one line when a net cannot give the feature taps (``decoder`` / ``encoder``) asked for."""
+    if taps not in supported:
+        raise DcptError(f"{arch} gives classifier features from {' or '.join(supported)} taps, not {taps!r}")
+
+
 def fill_from_visible(x: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Tensor:
     """`x` with each masked position replaced by the mean of the visible pixels in the `window` x
     `window` square around it (normalised convolution), or by the image's visible mean where that

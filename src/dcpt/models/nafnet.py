@@ -15,7 +15,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .layers import LayerNorm2d, LocalAvgPool2d, SimpleGate, pad_to_multiple
-from .masking import check_mask, fill_from_visible, masked_mean, resize_mask
+from .masking import check_mask, check_taps, fill_from_visible, masked_mean, resize_mask
 from .registry import register_arch, register_model
 
 
@@ -70,7 +70,9 @@ class NAFNet(nn.Module):
       the skip connections (the modules the official DCPT pre-training hooks, `decoders.i`), full
       resolution first: widths `feature_channels = (width, 2 width, 4 width, ...)`. The middle blocks
       are not included, as in the official code. Features cover the padded image, so their sizes
-      are exact powers of two apart.
+      are exact powers of two apart. `features(x, taps="encoder")` returns the encoder stage outputs
+      before each down-sampling instead (same widths and sizes), the features MaskDCPT's classifier
+      reads; `forward_masked` takes the same `taps`.
     * `net.forward_masked(x, mask) -> (y, features)`: the masked forward of MaskDCPT, a sparse
       encoder and a dense decoder as in SparK; `mask` is `B x 1 x H x W`, 1 = visible (see
       `dcpt.models.masking.random_patch_mask`, default patch size `mask_patch_size =
@@ -124,13 +126,15 @@ class NAFNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._run(x)[0]
 
-    def features(self, x: torch.Tensor) -> List[torch.Tensor]:
-        return self._run(x, head=False)[1]
+    def features(self, x: torch.Tensor, taps: str = "decoder") -> List[torch.Tensor]:
+        return self._run(x, head=False, taps=taps)[1]
 
-    def forward_masked(self, x: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, List[torch.Tensor]]:
-        return self._run(x, check_mask(mask, x))
+    def forward_masked(self, x: torch.Tensor, mask: torch.Tensor,
+                       taps: str = "decoder") -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        return self._run(x, check_mask(mask, x), taps=taps)
 
-    def _run(self, inp: torch.Tensor, mask: Optional[torch.Tensor] = None, head: bool = True):
+    def _run(self, inp: torch.Tensor, mask: Optional[torch.Tensor] = None, head: bool = True, taps: str = "decoder"):
+        check_taps(taps, ("decoder", "encoder"), type(self).__name__)
         height, width = inp.shape[-2:]
         inp = pad_to_multiple(inp, self.padder_size)
         base = inp
@@ -147,11 +151,15 @@ class NAFNet(nn.Module):
             mask = None if mask is None else resize_mask(mask, x.shape[-2:])
             x = _sparse(x, mask)
         x = _blocks(self.middle_blks, x, mask)
+        if taps == "encoder" and not head:
+            return None, skips
         features = []
         for decoder, up, skip in zip(self.decoders, self.ups, skips[::-1]):
             x = decoder(up(x) + skip)  # dense: the sparse encoder's zeros act as mask tokens
             features.append(x)
         features.reverse()
+        if taps == "encoder":
+            features = skips
         if not head:
             return None, features
         y = self.ending(x) + base

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from ..errors import DcptError
 from .layers import pad_to_multiple
-from .masking import apply_mask, check_mask
+from .masking import apply_mask, check_mask, check_taps
 from .import_basicsr import register_config_inferer
 from .registry import register_arch, register_model
 from .transformer_blocks import AdaptsReleaseCheckpoints, adapt_on_load, check_image
@@ -284,17 +284,19 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
         shifted = self._shift(pad_to_multiple(x, self.window_size))
         return self._restore(shifted, self.conv_first(shifted))[0][..., :h, :w]
 
-    def features(self, x: Tensor) -> List[Tensor]:
+    def features(self, x: Tensor, taps: str = "decoder") -> List[Tensor]:
         """Each residual group's output, B x embed_dim x H x W (all at full resolution)."""
+        check_taps(taps, ("decoder",), type(self).__name__)
         check_image(x, self.in_channels)
         h, w = x.shape[-2:]
         shallow = self.conv_first(self._shift(pad_to_multiple(x, self.window_size)))
         return [g[..., :h, :w] for g in self._body(shallow)[1]]
 
-    def forward_masked(self, x: Tensor, mask: Tensor) -> tuple:
+    def forward_masked(self, x: Tensor, mask: Tensor, taps: str = "decoder") -> tuple:
         """SimMIM-style masked pass: masked pixels are zeroed and their shallow features replaced by
         zeros (or ``mask_token``), so the outputs do not depend on masked content.
         Returns (restored image, features) like `forward` and `features`."""
+        check_taps(taps, ("decoder",), type(self).__name__)
         check_image(x, self.in_channels)
         h, w = x.shape[-2:]
         mask = pad_to_multiple(check_mask(mask, x), self.window_size)

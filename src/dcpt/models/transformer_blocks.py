@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from ..errors import DcptError
 from .layers import pad_to_multiple
-from .masking import apply_mask, check_mask
+from .masking import apply_mask, check_mask, check_taps
 
 LAYERNORM_TYPES = ("WithBias", "BiasFree")
 
@@ -234,16 +234,18 @@ class PyramidTransformerNet(AdaptsReleaseCheckpoints, nn.Module):
         features = self._trunk(self.patch_embed(padded))
         return self._reconstruct(features[0], padded)[..., :h, :w]
 
-    def features(self, x: Tensor) -> List[Tensor]:
+    def features(self, x: Tensor, taps: str = "decoder") -> List[Tensor]:
         """Decoder level outputs after skip fusion: strides 1, 2, 4, widths `feature_channels`."""
+        check_taps(taps, ("decoder",), type(self).__name__)
         check_image(x, self.in_channels)
         h, w = x.shape[-2:]
         return crop_levels(self._trunk(self.patch_embed(pad_to_multiple(x, self.pad_multiple))), h, w)
 
-    def forward_masked(self, x: Tensor, mask: Tensor) -> tuple:
+    def forward_masked(self, x: Tensor, mask: Tensor, taps: str = "decoder") -> tuple:
         """SimMIM-style masked pass: masked pixels are zeroed, then their embeddings are replaced by
         zeros (or the learned ``mask_token``), so the outputs do not depend on masked content.
         Returns (restored image, features) like `forward` and `features`."""
+        check_taps(taps, ("decoder",), type(self).__name__)
         check_image(x, self.in_channels)
         h, w = x.shape[-2:]
         mask = pad_to_multiple(check_mask(mask, x), self.pad_multiple)

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..models.classifier import classifier_features
+
 
 def classification_loss(logits: Tensor, labels: Tensor, focal_gamma: float = 0.0) -> Tensor:
     """Mean cross-entropy, or with `focal_gamma` > 0 the focal loss ``-(1 - p_y)^gamma log p_y``
@@ -45,7 +47,7 @@ class DcptObjective:
     def __call__(self, batch: Dict, nets) -> Tuple[Tensor, Dict[str, Tensor]]:
         net, classifier = nets["net"], nets["classifier"]
         labels = batch["label"]
-        logits = classifier(net.features(batch["lq"])).float()
+        logits = classifier(classifier_features(net, classifier, batch["lq"])).float()
         cls_loss = classification_loss(logits, labels, self.focal_gamma)
         loss = self.cls_weight * cls_loss
         logs = {"cls_loss": cls_loss.detach(), "acc": accuracy(logits.detach(), labels)}
@@ -59,5 +61,5 @@ class DcptObjective:
     @torch.no_grad()
     def evaluate(self, batch: Dict, nets) -> Dict[str, Tensor]:
         """Per image: 1.0 where the degradation of `lq` is named correctly, else 0.0."""
-        logits = nets["classifier"](nets["net"].features(batch["lq"]))
+        logits = nets["classifier"](classifier_features(nets["net"], nets["classifier"], batch["lq"]))
         return {"acc": (logits.argmax(dim=1) == batch["label"]).float()}

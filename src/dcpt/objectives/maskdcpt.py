@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
+from ..models.classifier import classifier_features, classifier_taps
 from ..models.masking import random_patch_mask
 from .dcpt import accuracy, classification_loss
 
@@ -61,10 +62,12 @@ class MaskDcptObjective:
         net, classifier = nets["net"], nets["classifier"]
         lq, gt, labels = batch["lq"], batch["gt"], batch["label"]
         mask = self.make_mask(lq, net).to(lq.dtype)
+        taps = classifier_taps(classifier)
+        kwargs = {} if taps == "decoder" else {"taps": taps}  # nets with decoder taps only need not take it
         if self.mask_mode == "zero":
-            y, features = net.forward_masked(lq * mask, torch.ones_like(mask))
+            y, features = net.forward_masked(lq * mask, torch.ones_like(mask), **kwargs)
         else:
-            y, features = net.forward_masked(lq, mask)
+            y, features = net.forward_masked(lq, mask, **kwargs)
         logits = classifier(features).float()
         cls_loss = classification_loss(logits, labels, self.focal_gamma)
         rec_loss = F.l1_loss(y.float(), gt.float())
@@ -75,5 +78,5 @@ class MaskDcptObjective:
     @torch.no_grad()
     def evaluate(self, batch: Dict, nets) -> Dict[str, Tensor]:
         """Per image: 1.0 where the degradation of the *unmasked* `lq` is named correctly (how it is used)."""
-        logits = nets["classifier"](nets["net"].features(batch["lq"]))
+        logits = nets["classifier"](classifier_features(nets["net"], nets["classifier"], batch["lq"]))
         return {"acc": (logits.argmax(dim=1) == batch["label"]).float()}

@@ -55,3 +55,16 @@ def test_resume_without_checkpoint_exits_2(tmp_path, tiny_config, run_dcpt):
     assert out.returncode == 2
     assert "no training checkpoint" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_encoder_taps_on_a_net_without_them_exits_2_before_training(tmp_path, tiny_config, run_dcpt):
+    import yaml
+
+    tiny = yaml.safe_load(tiny_config.read_text())
+    config = tmp_path / "restormer.yaml"
+    config.write_text(yaml.safe_dump({**tiny, "model": {"name": "restormer-tiny"},
+                                      "objective": {"classifier_taps": "encoder"}}))
+    out = run_dcpt("pretrain", config, "--out", tmp_path / "r", check=False)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "taps" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r" / "last.pt").exists()

@@ -7,7 +7,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from dcpt.errors import CheckpointError
+from dcpt.errors import CheckpointError, DcptError
 from dcpt.models import create_model
 from dcpt.models.checkpoint import load_bundle, load_checkpoint, save_checkpoint
 from dcpt.models.classifier import DegradationClassifier
@@ -88,6 +88,17 @@ def test_fp16_storage_halves_the_file_and_loads_back_as_fp32(tmp_path):
         loaded = bundle.net.state_dict()[k]
         assert loaded.dtype == torch.float32 and torch.equal(loaded, v.half().float())
     assert torch.equal(bundle.classifier.fc.weight, clf.fc.weight.detach().half().float())
+
+
+def test_fp16_storage_refuses_values_it_cannot_hold(tmp_path):
+    net = random_net(seed=5)
+    with torch.no_grad():
+        net.intro.bias[0] = 1e6
+    with pytest.raises(DcptError, match="intro.bias"):
+        save_checkpoint(net, tmp_path / "x.safetensors", dtype=torch.float16)
+    with pytest.raises(DcptError, match="floating"):
+        save_checkpoint(net, tmp_path / "x.safetensors", dtype=torch.int8)
+    assert not (tmp_path / "x.safetensors").exists()
 
 
 @pytest.mark.parametrize("first_byte", [0x80, ord("P")])

@@ -135,3 +135,11 @@ def test_transformers_only_give_decoder_taps():
     net = create_model("restormer-tiny")
     with pytest.raises(DcptError, match="decoder"):
         net.features(torch.rand(1, 3, 16, 16), taps="encoder")
+
+
+def test_decoder_taps_are_left_out_of_the_config_and_unknown_taps_refused():
+    clf = DegradationClassifier((8, 16), 2)
+    assert clf.taps == "decoder" and "taps" not in clf.config  # old readers never see a new key
+    assert DegradationClassifier(**clf.config).taps == "decoder"
+    with pytest.raises(DcptError, match="taps"):
+        DegradationClassifier((8, 16), 2, taps="middle")

@@ -165,3 +165,30 @@ def test_focal_loss_matches_formula_and_reduces_to_ce():
     py = p[[0, 1], [0, 1]]
     assert classification_loss(logits, labels, 2.0).item() == pytest.approx(np.mean(-(1 - py) ** 2 * np.log(py)), rel=1e-5)
     assert classification_loss(logits, labels, 0.0).item() == pytest.approx(_ce(logits, labels), rel=1e-6)
+
+
+def test_encoder_tap_classifier_reads_encoder_features_in_both_objectives():
+    torch.manual_seed(0)
+    net = create_model("nafnet-tiny")
+    cls = DegradationClassifier(net.feature_channels, 3, blocks_per_scale=1, taps="encoder")
+    g = torch.Generator().manual_seed(2)
+    gt = torch.rand(3, 3, 32, 32, generator=g)
+    batch = {"lq": (gt * 0.5 + 0.2).clamp(0, 1), "gt": gt, "label": torch.tensor([0, 2, 1])}
+    nets = {"net": net, "classifier": cls}
+
+    objective = MaskDcptObjective(mask_ratio=0.5)
+    objective.generator.manual_seed(7)
+    loss, logs = objective(batch, nets)
+    mask = random_patch_mask(3, 32, 32, net.mask_patch_size, 0.5, generator=torch.Generator().manual_seed(7))
+    y, feats = net.forward_masked(batch["lq"], mask, taps="encoder")
+    expected = _ce(cls(feats), batch["label"]) + (y - gt).abs().mean().item()
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    _, decoder_feats = net.forward_masked(batch["lq"], mask)
+    assert logs["cls_loss"].item() != pytest.approx(_ce(cls(decoder_feats), batch["label"]), rel=1e-3)
+
+    loss, logs = DcptObjective(rec_weight=0.0)(batch, nets)
+    assert logs["cls_loss"].item() == pytest.approx(_ce(cls(net.features(batch["lq"], taps="encoder")), batch["label"]), rel=1e-5)
+    with torch.no_grad():
+        hits = DcptObjective().evaluate(batch, nets)["acc"]
+        logits = cls(net.features(batch["lq"], taps="encoder"))
+    assert torch.equal(hits, (logits.argmax(1) == batch["label"]).float())

@@ -54,13 +54,15 @@ def paired_crops(folders: Sequence[tuple], per_type: int, patch: int, seed: int)
 
 
 @torch.no_grad()
-def collect_features(net: nn.Module, images: Tensor, batch_size: int = 16, device="cpu") -> List[np.ndarray]:
-    """Globally average-pooled `net.features` of ``N x 3 x H x W`` `images`: one ``N x C_l`` float64
-    array per level, shallowest first."""
+def collect_features(net: nn.Module, images: Tensor, batch_size: int = 16, device="cpu",
+                     taps: str = "decoder") -> List[np.ndarray]:
+    """Globally average-pooled `net.features` (at `taps`) of ``N x 3 x H x W`` `images`: one
+    ``N x C_l`` float64 array per level, shallowest first."""
+    kwargs = {} if taps == "decoder" else {"taps": taps}
     net = net.to(device).eval()
     pooled: List[List[Tensor]] = []
     for start in range(0, images.shape[0], batch_size):
-        levels = net.features(images[start:start + batch_size].to(device))
+        levels = net.features(images[start:start + batch_size].to(device), **kwargs)
         if not pooled:
             pooled = [[] for _ in levels]
         for store, feat in zip(pooled, levels):

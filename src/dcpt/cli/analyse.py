@@ -43,6 +43,8 @@ def add_parsers(subparsers) -> None:
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="data, random net, folds and t-SNE seed")
     parser.add_argument("--batch-size", type=int, default=16, help="crops per forward pass")
+    parser.add_argument("--taps", choices=("decoder", "encoder"),
+                        help="which features to analyse (default: those the checkpoint's classifier reads, else decoder)")
     parser.add_argument("--out", default="analysis", metavar="DIR", help="output folder (default ./analysis)")
     parser.set_defaults(run=run)
 
@@ -60,7 +62,8 @@ def _check_args(args) -> None:
 
 
 def _load_nets(args):
-    """(trained net or None, random net, class names stored in the checkpoint or None)."""
+    """(trained net or None, random net, class names stored in the checkpoint or None); fills in
+    `args.taps` from the checkpoint's classifier when it was not given."""
     import torch
 
     from ..models import create_model
@@ -68,6 +71,8 @@ def _load_nets(args):
     from ..models.registry import build_arch
 
     bundle = load_bundle(args.ckpt, arch=args.arch) if args.ckpt is not None else None
+    if args.taps is None:
+        args.taps = getattr(bundle.classifier, "taps", "decoder") if bundle is not None else "decoder"
     with torch.random.fork_rng(devices=[]):  # a seeded random net without touching the caller's RNG
         torch.manual_seed(args.seed)
         if bundle is None:
@@ -118,7 +123,7 @@ def _score(net, crops, args):
     """Per-level pooled features and kNN accuracies (the last entry is all levels concatenated)."""
     from ..analysis import collect_features, concat_levels, knn_accuracy
 
-    levels = collect_features(net, crops.images, args.batch_size)
+    levels = collect_features(net, crops.images, args.batch_size, taps=args.taps)
     levels.append(concat_levels(levels))
     accs = [knn_accuracy(f, crops.labels, args.k, args.metric, args.folds, args.seed) for f in levels]
     return levels, accs

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..config import ClassConfig, DataConfig, RunConfig, SourceConfig, config_to_dict
-from ..errors import CheckpointError, DataError
+from ..errors import CheckpointError, ConfigError, DataError
 from .loop import Job
 
 
@@ -151,6 +151,7 @@ def build_job(cfg: RunConfig, finetune: bool = False) -> Job:
     """Everything the loop needs. Seeds torch with ``train.seed`` first, so every rank builds the same net."""
     from ..models.checkpoint import save_checkpoint
     from ..models.classifier import DegradationClassifier
+    from ..models.masking import check_taps
     from ..objectives import MaskDcptObjective, build_objective
 
     torch.manual_seed(cfg.train.seed)
@@ -170,11 +171,16 @@ def build_job(cfg: RunConfig, finetune: bool = False) -> Job:
     objective = build_objective(cfg.objective)
     if isinstance(objective, MaskDcptObjective):
         objective.check_net(net)
+    if not finetune:
+        check_taps(cfg.objective.classifier_taps, getattr(net, "feature_taps", ("decoder",)), type(net).__name__)
     modules: Dict[str, nn.Module] = {"net": net}
     export_names: Optional[List[str]] = class_names
     if cfg.init.checkpoint:
         classifier, init_names = load_init(net, cfg)
         if classifier is not None and (finetune or init_names == class_names):
+            if not finetune and classifier.taps != cfg.objective.classifier_taps:
+                raise ConfigError(f"config key 'objective.classifier_taps' is {cfg.objective.classifier_taps!r}, but the "
+                                  f"classifier in {cfg.init.checkpoint} reads {classifier.taps!r} features")
             modules["classifier"] = classifier
             export_names = init_names
     if "classifier" not in modules and not finetune:

@@ -1,7 +1,7 @@
 """Name the degradation of images with the classifier bundled in a pre-trained checkpoint.
 
-The classifier reads only the restoration net's features (`net.features(x)`), exactly as in
-pre-training; the probabilities are the softmax of its logits over the checkpoint's class names.
+The classifier reads only the restoration net's features, at the taps it was trained on
+(`dcpt.models.classifier.classifier_features`), exactly as in pre-training; the probabilities are the softmax of its logits over the checkpoint's class names.
 """
 
 from __future__ import annotations

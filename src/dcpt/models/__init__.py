@@ -3,6 +3,8 @@
 Contract of every restoration net (see docs/architecture.md):
 ``net(x) -> y`` for any H x W; ``net.features(x) -> list[Tensor]`` (full resolution first);
 ``net.feature_channels``; ``net.forward_masked(x, mask) -> (y, features)``; ``net.mask_patch_size``.
+Nets that can also give encoder features (NAFNet) take ``taps="encoder"`` in `features` and
+`forward_masked` and list what they give in ``net.feature_taps``.
 """
 
 from __future__ import annotations

@@ -147,13 +147,19 @@ def load_state_strict(module: nn.Module, state: Dict[str, torch.Tensor], path, w
 
 
 def _plain(state: Dict[str, torch.Tensor], prefix: str = "", dtype: Optional[torch.dtype] = None) -> Dict[str, torch.Tensor]:
-    def plain(v: torch.Tensor) -> torch.Tensor:
+    if dtype is not None and not dtype.is_floating_point:
+        raise DcptError(f"checkpoint dtype: expected a floating-point type such as torch.float16, got {dtype}")
+
+    def plain(name: str, v: torch.Tensor) -> torch.Tensor:
         v = v.detach().to("cpu")
         if dtype is not None and v.is_floating_point():
-            v = v.to(dtype)
+            cast = v.to(dtype)
+            if not torch.isfinite(cast).all() and torch.isfinite(v).all():
+                raise DcptError(f"{prefix}{name} has values outside the range of {dtype}; save it in a wider type")
+            v = cast
         return v.contiguous().clone()
 
-    return {prefix + k: plain(v) for k, v in state.items()}
+    return {prefix + k: plain(k, v) for k, v in state.items()}
 
 
 def _sniff(path: Path) -> str:

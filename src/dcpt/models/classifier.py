@@ -25,6 +25,9 @@ from ..errors import DcptError
 from .layers import LayerNorm2d
 
 
+TAPS = ("decoder", "encoder")
+
+
 class ConvNorm(nn.Conv2d):
     """A bias-free convolution followed by a channel LayerNorm stored as `.norm` (official layout)."""
 
@@ -75,6 +78,8 @@ class DegradationClassifier(nn.Module):
     ):
         super().__init__()
         feature_channels = tuple(int(c) for c in feature_channels)
+        if taps not in TAPS:
+            raise DcptError(f"classifier taps: expected one of {', '.join(TAPS)}, got {taps!r}")
         if not feature_channels or num_classes < 1 or blocks_per_scale < 1:
             raise DcptError(
                 f"expected at least one feature width, num_classes >= 1 and blocks_per_scale >= 1, got "
@@ -85,8 +90,9 @@ class DegradationClassifier(nn.Module):
             num_classes=int(num_classes),
             blocks_per_scale=int(blocks_per_scale),
             expansion=float(expansion),
-            taps=str(taps),
         )
+        if taps != "decoder":  # absent = decoder, so files with decoder taps stay readable by older dcpt
+            self.config["taps"] = str(taps)
         self.feature_channels = feature_channels
         self.taps = str(taps)
 
@@ -130,7 +136,8 @@ class DegradationClassifier(nn.Module):
 
 def classifier_features(net: nn.Module, classifier: nn.Module, x: torch.Tensor) -> List[torch.Tensor]:
     """`net.features(x)` at the taps `classifier` was trained on (``decoder`` unless it says otherwise);
-    unwraps DDP / compiled modules to read them. Nets that only know decoder taps need not take `taps`."""
+    unwraps a DDP / compiled classifier to read them (the net must be the bare module). Nets that only
+    know decoder taps need not take `taps`."""
     taps = classifier_taps(classifier)
     return net.features(x) if taps == "decoder" else net.features(x, taps=taps)
 

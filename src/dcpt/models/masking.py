@@ -2,16 +2,16 @@
 
 A mask is a `B x 1 x H x W` float tensor, 1 = visible, 0 = masked. Two ways to use it:
 
-* sparse (SparK, the official MaskDCPT for CNNs): zero masked positions after every block and
-  compute any spatial statistic over visible positions only (`masked_mean`), with the mask taken to
-  each scale by `resize_mask`;
+* sparse (SparK, the official MaskDCPT for CNNs): in the encoder, zero masked positions after every
+  block and compute any spatial statistic over visible positions only (`masked_mean`), with the mask
+  taken to each scale by `resize_mask`; the decoder then runs densely and fills the holes;
 * token replacement (SimMIM): `apply_mask` replaces masked positions by zeros or a learned token;
   works for any architecture, e.g. on the patch embedding of a Transformer.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -93,7 +93,7 @@ def apply_mask(x: torch.Tensor, mask: torch.Tensor, token: Optional[torch.Tensor
     return x * mask + token.reshape(1, -1, 1, 1).to(x.dtype) * (1.0 - mask)
 
 
-def check_taps(taps: str, supported, arch: str) -> None:
+def check_taps(taps: str, supported: Sequence[str], arch: str) -> None:
     """Fail with one line when a net cannot give the feature taps (``decoder`` / ``encoder``) asked for."""
     if taps not in supported:
         raise DcptError(f"{arch} gives classifier features from {' or '.join(supported)} taps, not {taps!r}")

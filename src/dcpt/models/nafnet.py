@@ -2,7 +2,7 @@
 
 Parameter names and shapes follow megvii-research/NAFNet (`NAFNet_arch.py`), so its released
 checkpoints load strictly. Additions for DCPT and MaskDCPT: `features` (the multi-scale pyramid the
-degradation classifier reads), `forward_masked` (sparse masked forward), and the TLC test-time
+degradation classifier reads), `forward_masked` (sparse encoder, dense decoder), and the TLC test-time
 conversion `local_pooling`.
 """
 
@@ -84,9 +84,11 @@ class NAFNet(nn.Module):
       holes from their context, so `y` is a whole restored image and an L1 against the clean image
       over every pixel is a meaningful target. The global residual adds the masked input with its
       holes filled coarsely from visible pixels (`fill_from_visible`), so masked outputs start near
-      the right colour instead of at zero. Nothing
-      masked enters the encoder, so `y` and every feature are independent of the masked content.
+      the right colour instead of at zero. Nothing masked enters the encoder, so `y` and every
+      feature are independent of the masked content.
     """
+
+    feature_taps = ("decoder", "encoder")
 
     def __init__(
         self,
@@ -134,7 +136,7 @@ class NAFNet(nn.Module):
         return self._run(x, check_mask(mask, x), taps=taps)
 
     def _run(self, inp: torch.Tensor, mask: Optional[torch.Tensor] = None, head: bool = True, taps: str = "decoder"):
-        check_taps(taps, ("decoder", "encoder"), type(self).__name__)
+        check_taps(taps, self.feature_taps, type(self).__name__)
         height, width = inp.shape[-2:]
         inp = pad_to_multiple(inp, self.padder_size)
         base = inp

@@ -9,7 +9,8 @@ Per step (one forward pass)::
 `mask_mode` picks how masked patches are kept out of the net: ``sparse`` and ``token`` use the net's
 own `forward_masked` (sparse SparK-style for NAFNet; zeros, or the learned ``mask_token`` when the
 net was built with one, for the Transformers); ``zero`` blanks the patches of the input and runs the
-ordinary dense network (SimMIM with a zero token, works for any net).
+ordinary dense network (SimMIM with a zero token, works for any net; unlike NAFNet's sparse
+mode, a residual net then adds zeros, not a fill from visible pixels, at masked positions).
 """
 
 from __future__ import annotations

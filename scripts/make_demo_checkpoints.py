@@ -27,14 +27,25 @@ def pretrain(objective: str, work: Path) -> Path:
     """Run (or resume, or reuse) the committed pre-training config; returns its final checkpoint."""
     run = work / f"demo-pretrain-{objective}"
     final = run / "final.safetensors"
+    committed = ROOT / "configs" / f"demo-pretrain-{objective}.yaml"
+    if (run / "config.yaml").is_file() and _resolved(run / "config.yaml") != _resolved(committed):
+        sys.exit(f"{run} was made from another config than {committed}; delete it to pre-train afresh")
     if final.is_file():
         return final
-    cmd = [sys.executable, "-m", "dcpt", "pretrain", str(ROOT / "configs" / f"demo-pretrain-{objective}.yaml"),
-           "--out", str(run)]
+    cmd = [sys.executable, "-m", "dcpt", "pretrain", str(committed), "--out", str(run)]
     if (run / "last.pt").is_file():
         cmd.append("--resume")
     subprocess.run(cmd, check=True)
     return final
+
+
+def _resolved(path: Path) -> dict:
+    """A config as the engine sees it (defaults filled in), without the run folder."""
+    from dcpt.config import config_from_dict, config_to_dict, read_yaml
+
+    resolved = config_to_dict(config_from_dict(read_yaml(path), []))
+    resolved.pop("out", None)
+    return resolved
 
 
 def ship(objective: str, final: Path) -> Path:

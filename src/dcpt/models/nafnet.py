@@ -149,12 +149,12 @@ class NAFNet(nn.Module):
         for encoder, down in zip(self.encoders, self.downs):
             x = _blocks(encoder, x, mask)
             skips.append(x)
+            if taps == "encoder" and not head and len(skips) == len(self.encoders):
+                return None, skips  # nothing deeper is needed
             x = down(x)
             mask = None if mask is None else resize_mask(mask, x.shape[-2:])
             x = _sparse(x, mask)
         x = _blocks(self.middle_blks, x, mask)
-        if taps == "encoder" and not head:
-            return None, skips
         features = []
         for decoder, up, skip in zip(self.decoders, self.ups, skips[::-1]):
             x = decoder(up(x) + skip)  # dense: the sparse encoder's zeros act as mask tokens

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DataError
+from ..models.classifier import taps_kwargs
 
 
 @dataclass
@@ -58,7 +59,7 @@ def collect_features(net: nn.Module, images: Tensor, batch_size: int = 16, devic
                      taps: str = "decoder") -> List[np.ndarray]:
     """Globally average-pooled `net.features` (at `taps`) of ``N x 3 x H x W`` `images`: one
     ``N x C_l`` float64 array per level, shallowest first."""
-    kwargs = {} if taps == "decoder" else {"taps": taps}
+    kwargs = taps_kwargs(taps)
     net = net.to(device).eval()
     pooled: List[List[Tensor]] = []
     for start in range(0, images.shape[0], batch_size):

@@ -150,8 +150,7 @@ def load_init(net: nn.Module, cfg: RunConfig) -> Tuple[Optional[nn.Module], Opti
 def build_job(cfg: RunConfig, finetune: bool = False) -> Job:
     """Everything the loop needs. Seeds torch with ``train.seed`` first, so every rank builds the same net."""
     from ..models.checkpoint import save_checkpoint
-    from ..models.classifier import DegradationClassifier
-    from ..models.masking import check_taps
+    from ..models.classifier import DegradationClassifier, check_taps
     from ..objectives import MaskDcptObjective, build_objective
 
     torch.manual_seed(cfg.train.seed)

@@ -15,7 +15,7 @@ one resolution (the official code subsamples feature `k` by `2 ** k`).
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +25,19 @@ from ..errors import DcptError
 from .layers import LayerNorm2d
 
 
-TAPS = ("decoder", "encoder")
+TAPS = ("decoder", "encoder")  # which features of a net a classifier reads; nets list theirs in `feature_taps`
+
+
+def check_taps(taps: str, supported: Sequence[str], arch: str) -> None:
+    """Fail with one line when a net cannot give the feature taps (``decoder`` / ``encoder``) asked for."""
+    if taps not in supported:
+        raise DcptError(f"{arch} gives classifier features from {' or '.join(supported)} taps, not {taps!r}")
+
+
+def taps_kwargs(taps: str) -> Dict[str, str]:
+    """The keyword for `net.features` / `net.forward_masked`: none for the default decoder taps, so
+    nets that only have decoder taps need not take the argument."""
+    return {} if taps == "decoder" else {"taps": taps}
 
 
 class ConvNorm(nn.Conv2d):
@@ -138,8 +150,7 @@ def classifier_features(net: nn.Module, classifier: nn.Module, x: torch.Tensor) 
     """`net.features(x)` at the taps `classifier` was trained on (``decoder`` unless it says otherwise);
     unwraps a DDP / compiled classifier to read them (the net must be the bare module). Nets that only
     know decoder taps need not take `taps`."""
-    taps = classifier_taps(classifier)
-    return net.features(x) if taps == "decoder" else net.features(x, taps=taps)
+    return net.features(x, **taps_kwargs(classifier_taps(classifier)))
 
 
 def classifier_taps(classifier: nn.Module) -> str:

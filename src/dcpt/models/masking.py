@@ -11,7 +11,7 @@ A mask is a `B x 1 x H x W` float tensor, 1 = visible, 0 = masked. Two ways to u
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -91,12 +91,6 @@ def apply_mask(x: torch.Tensor, mask: torch.Tensor, token: Optional[torch.Tensor
     if token.numel() != x.shape[1]:
         raise DcptError(f"expected a mask token with {x.shape[1]} values, got shape {tuple(token.shape)}")
     return x * mask + token.reshape(1, -1, 1, 1).to(x.dtype) * (1.0 - mask)
-
-
-def check_taps(taps: str, supported: Sequence[str], arch: str) -> None:
-    """Fail with one line when a net cannot give the feature taps (``decoder`` / ``encoder``) asked for."""
-    if taps not in supported:
-        raise DcptError(f"{arch} gives classifier features from {' or '.join(supported)} taps, not {taps!r}")
 
 
 def fill_from_visible(x: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Tensor:

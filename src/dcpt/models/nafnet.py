@@ -15,7 +15,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from .layers import LayerNorm2d, LocalAvgPool2d, SimpleGate, pad_to_multiple
-from .masking import check_mask, check_taps, fill_from_visible, masked_mean, resize_mask
+from .classifier import TAPS, check_taps
+from .masking import check_mask, fill_from_visible, masked_mean, resize_mask
 from .registry import register_arch, register_model
 
 
@@ -88,7 +89,7 @@ class NAFNet(nn.Module):
       feature are independent of the masked content.
     """
 
-    feature_taps = ("decoder", "encoder")
+    feature_taps = TAPS
 
     def __init__(
         self,

@@ -25,7 +25,8 @@ from torch import Tensor, nn
 
 from ..errors import DcptError
 from .layers import pad_to_multiple
-from .masking import apply_mask, check_mask, check_taps
+from .classifier import check_taps
+from .masking import apply_mask, check_mask
 from .import_basicsr import register_config_inferer
 from .registry import register_arch, register_model
 from .transformer_blocks import AdaptsReleaseCheckpoints, adapt_on_load, check_image
@@ -219,6 +220,8 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
     set equals upstream's; `relative_position_bias` / `shift_mask` off reproduce the MaskDCPT release.
     """
 
+    feature_taps = ("decoder",)  # the classifier taps it can give (see dcpt.models.classifier)
+
     def __init__(self, in_chans: int = 3, embed_dim: int = 180, depths: Sequence[int] = (6, 6, 6, 6, 6, 6),
                  num_heads: Sequence[int] = (6, 6, 6, 6, 6, 6), window_size: int = 8, mlp_ratio: float = 2.0,
                  img_range: float = 1.0, resi_connection: str = "1conv", drop_path_rate: float = 0.0,
@@ -286,7 +289,7 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
 
     def features(self, x: Tensor, taps: str = "decoder") -> List[Tensor]:
         """Each residual group's output, B x embed_dim x H x W (all at full resolution)."""
-        check_taps(taps, ("decoder",), type(self).__name__)
+        check_taps(taps, self.feature_taps, type(self).__name__)
         check_image(x, self.in_channels)
         h, w = x.shape[-2:]
         shallow = self.conv_first(self._shift(pad_to_multiple(x, self.window_size)))
@@ -296,7 +299,7 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
         """SimMIM-style masked pass: masked pixels are zeroed and their shallow features replaced by
         zeros (or ``mask_token``), so the outputs do not depend on masked content.
         Returns (restored image, features) like `forward` and `features`."""
-        check_taps(taps, ("decoder",), type(self).__name__)
+        check_taps(taps, self.feature_taps, type(self).__name__)
         check_image(x, self.in_channels)
         h, w = x.shape[-2:]
         mask = pad_to_multiple(check_mask(mask, x), self.window_size)

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from ..errors import DcptError
 from .layers import pad_to_multiple
-from .masking import apply_mask, check_mask, check_taps
+from .classifier import check_taps
+from .masking import apply_mask, check_mask
 
 LAYERNORM_TYPES = ("WithBias", "BiasFree")
 
@@ -217,6 +218,7 @@ class PyramidTransformerNet(AdaptsReleaseCheckpoints, nn.Module):
     mask_patch_size = 8
     in_channels: int
     feature_channels: tuple
+    feature_taps = ("decoder",)  # the classifier taps it can give (see dcpt.models.classifier)
 
     def _trunk(self, embedded: Tensor) -> List[Tensor]:
         raise NotImplementedError
@@ -236,7 +238,7 @@ class PyramidTransformerNet(AdaptsReleaseCheckpoints, nn.Module):
 
     def features(self, x: Tensor, taps: str = "decoder") -> List[Tensor]:
         """Decoder level outputs after skip fusion: strides 1, 2, 4, widths `feature_channels`."""
-        check_taps(taps, ("decoder",), type(self).__name__)
+        check_taps(taps, self.feature_taps, type(self).__name__)
         check_image(x, self.in_channels)
         h, w = x.shape[-2:]
         return crop_levels(self._trunk(self.patch_embed(pad_to_multiple(x, self.pad_multiple))), h, w)
@@ -245,7 +247,7 @@ class PyramidTransformerNet(AdaptsReleaseCheckpoints, nn.Module):
         """SimMIM-style masked pass: masked pixels are zeroed, then their embeddings are replaced by
         zeros (or the learned ``mask_token``), so the outputs do not depend on masked content.
         Returns (restored image, features) like `forward` and `features`."""
-        check_taps(taps, ("decoder",), type(self).__name__)
+        check_taps(taps, self.feature_taps, type(self).__name__)
         check_image(x, self.in_channels)
         h, w = x.shape[-2:]
         mask = pad_to_multiple(check_mask(mask, x), self.pad_multiple)

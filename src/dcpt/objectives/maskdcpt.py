@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
-from ..models.classifier import classifier_features, classifier_taps
+from ..models.classifier import classifier_features, classifier_taps, taps_kwargs
 from ..models.masking import random_patch_mask
 from .dcpt import accuracy, classification_loss
 
@@ -63,8 +63,7 @@ class MaskDcptObjective:
         net, classifier = nets["net"], nets["classifier"]
         lq, gt, labels = batch["lq"], batch["gt"], batch["label"]
         mask = self.make_mask(lq, net).to(lq.dtype)
-        taps = classifier_taps(classifier)
-        kwargs = {} if taps == "decoder" else {"taps": taps}  # nets with decoder taps only need not take it
+        kwargs = taps_kwargs(classifier_taps(classifier))
         if self.mask_mode == "zero":
             y, features = net.forward_masked(lq * mask, torch.ones_like(mask), **kwargs)
         else:

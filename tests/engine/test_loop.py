@@ -8,6 +8,7 @@ from torch import nn
 from dcpt.config import DataConfig, OptimConfig, TrainConfig
 from dcpt.engine.checkpointing import load_training_state
 from dcpt.engine.loop import Job, TrainingDiverged, fit
+from dcpt.errors import ConfigError
 
 
 class Pairs(torch.utils.data.Dataset):
@@ -79,3 +80,67 @@ def test_export_receives_ema_weights_and_frozen_modules_stay(tmp_path):
     assert torch.equal(state["ema"]["weight"], ema_net.weight)
     assert torch.equal(job.modules["frozen"].weight, frozen_before)
     assert not job.modules["frozen"].weight.requires_grad
+
+
+class TwoNets:
+    """Both modules trained: the net restores, the `head` (a stand-in classifier) fits a constant."""
+
+    trains = ("net", "head")
+
+    def __call__(self, batch, nets):
+        loss = F.l1_loss(nets["net"](batch["lq"]), batch["gt"]) + nets["head"](torch.ones(1, 2)).square().sum()
+        return loss, {}
+
+
+def _two_net_job():
+    torch.manual_seed(0)
+    return Job(modules={"net": nn.Conv2d(3, 3, 3, padding=1), "head": nn.Linear(2, 2)},
+               objective=TwoNets(), train_data=Pairs())
+
+
+def _first_step_sizes(lr_scale):
+    """|change| of each module's weights after one AdamW step. Adam's first step moves every
+    parameter with a non-zero gradient by exactly its learning rate (m / sqrt(v) = sign(g))."""
+    job = _two_net_job()
+    before = {n: m.weight.detach().clone() for n, m in job.modules.items()}
+    data, _, train = _cfgs(1)
+    optim = OptimConfig(lr=1e-3, min_lr=1e-3, weight_decay=0.0, lr_scale=lr_scale)
+    fit(job, data, optim, train, None, torch.device("cpu"))
+    return {n: (m.weight.detach() - before[n]).abs() for n, m in job.modules.items()}
+
+
+def test_lr_scale_multiplies_one_modules_learning_rate():
+    steps = _first_step_sizes({"head": 5.0})
+    assert torch.allclose(steps["net"], torch.full_like(steps["net"], 1e-3), rtol=1e-3)
+    assert torch.allclose(steps["head"], torch.full_like(steps["head"], 5e-3), rtol=1e-3)
+
+
+def test_lr_scale_naming_an_unknown_module_is_a_config_error():
+    data, _, train = _cfgs(1)
+    with pytest.raises(ConfigError, match=r"^config key 'optim.lr_scale.classifer': this job has no module"):
+        fit(_two_net_job(), data, OptimConfig(lr_scale={"classifer": 5.0}), train, None, torch.device("cpu"))
+    with pytest.raises(ConfigError, match=r"must be > 0"):
+        fit(_two_net_job(), data, OptimConfig(lr_scale={"head": 0.0}), train, None, torch.device("cpu"))
+
+
+def test_a_run_saved_with_one_parameter_group_resumes_into_per_module_groups(tmp_path):
+    """Checkpoints written before `optim.lr_scale` hold one AdamW group for all modules; resuming
+    one must give the same weights as a run that never stopped."""
+    data, optim, _ = _cfgs(4)
+    straight = _two_net_job()
+    fit(straight, data, optim, TrainConfig(steps=4, ema=0.0, ckpt_every=0, device="cpu"), None, torch.device("cpu"))
+
+    first = _two_net_job()
+    fit(first, data, optim, TrainConfig(steps=2, ema=0.0, ckpt_every=2, device="cpu"), tmp_path, torch.device("cpu"))
+    state = load_training_state(tmp_path / "last.pt")
+    groups = state["optimizer"]["param_groups"]
+    merged = {**groups[0], "params": [i for g in groups for i in g["params"]]}
+    merged.pop("lr_scale"), merged.pop("name")
+    state["optimizer"]["param_groups"] = [merged]
+    torch.save(state, tmp_path / "last.pt")
+
+    resumed = _two_net_job()
+    fit(resumed, data, optim, TrainConfig(steps=4, ema=0.0, ckpt_every=0, device="cpu"), tmp_path,
+        torch.device("cpu"), resume=True)
+    for name in ("net", "head"):
+        assert torch.equal(straight.modules[name].weight, resumed.modules[name].weight)

@@ -97,6 +97,23 @@ def _gather(obj, info: DistInfo) -> List:
     return out
 
 
+def _param_groups(modules: Dict[str, nn.Module], trains: Sequence[str], lr_scale: Dict[str, float]) -> List[Dict]:
+    """One AdamW group per trained module, carrying its ``lr_scale`` (1 unless `lr_scale` names it)."""
+    unknown = sorted(set(lr_scale) - set(modules))
+    if unknown:
+        raise ConfigError(f"config key 'optim.lr_scale.{unknown[0]}': this job has no module {unknown[0]!r}; "
+                          f"it has {', '.join(modules)}")
+    bad = [n for n, v in lr_scale.items() if not v > 0]
+    if bad:
+        raise ConfigError(f"config key 'optim.lr_scale.{bad[0]}': must be > 0, got {lr_scale[bad[0]]}")
+    groups = []
+    for name in trains:
+        params = [p for p in modules[name].parameters() if p.requires_grad]
+        if params:
+            groups.append({"params": params, "lr_scale": float(lr_scale.get(name, 1.0)), "name": name})
+    return groups
+
+
 def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_dir: Optional[Path],
         device: torch.device, info: DistInfo = DistInfo(), resume: bool = False) -> FitResult:
     """Train `job` for ``train.steps`` optimiser steps; writes into `run_dir` on rank 0 only."""
@@ -112,11 +129,10 @@ def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_
             module.to(memory_format=torch.channels_last)
         module.train(name in trains)
         module.requires_grad_(name in trains)
-    params = [p for name in trains for p in job.modules[name].parameters() if p.requires_grad]
     adamw_kwargs = dict(lr=optim.lr, betas=optim.betas, weight_decay=optim.weight_decay)
     if optim.fused:
         adamw_kwargs["fused"] = True
-    optimizer = torch.optim.AdamW(params, **adamw_kwargs)
+    optimizer = torch.optim.AdamW(_param_groups(job.modules, trains, optim.lr_scale), **adamw_kwargs)
     ema = ModelEma(job.modules[job.ema_of], train.ema) if job.ema_of and train.ema > 0 else None
     scaler = torch.amp.GradScaler(device.type, enabled=train.amp == "fp16")
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(train.amp)
@@ -150,7 +166,7 @@ def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_
         while step < train.steps:
             lr = lr_at(step, optim.lr, train.steps, optim.warmup_steps, optim.min_lr)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group["lr_scale"]
             optimizer.zero_grad(set_to_none=True)
             step_loss = torch.zeros((), device=device)
             for micro in range(train.accum):
@@ -241,11 +257,27 @@ def _save(path: Path, step: int, job: Job, optimizer, ema, scaler, stream, gener
     barrier(info)
 
 
+def _split_single_group(saved: Dict, optimizer: torch.optim.Optimizer) -> Dict:
+    """A state saved with one parameter group for all modules (dcpt before ``optim.lr_scale``),
+    split into this optimiser's per-module groups; parameters keep their order, so their states map."""
+    groups = optimizer.param_groups
+    if len(saved["param_groups"]) != 1 or len(groups) == 1:
+        return saved
+    ids, split = list(saved["param_groups"][0]["params"]), []
+    for group in groups:
+        chunk, ids = ids[:len(group["params"])], ids[len(group["params"]):]
+        split.append({**saved["param_groups"][0], "params": chunk, "lr_scale": group["lr_scale"]})
+    return {**saved, "param_groups": split}
+
+
 def _restore(state, job: Job, optimizer, ema, scaler, stream, generator, info: DistInfo) -> int:
     try:
         for name, module in job.modules.items():
             module.load_state_dict(state["modules"][name])
-        optimizer.load_state_dict(state["optimizer"])
+        scales = [group["lr_scale"] for group in optimizer.param_groups]
+        optimizer.load_state_dict(_split_single_group(state["optimizer"], optimizer))
+        for group, scale in zip(optimizer.param_groups, scales):
+            group["lr_scale"] = scale  # the config's, not the checkpoint's: a resume may change it
         if ema is not None and state.get("ema") is not None:
             ema.load_state_dict(state["ema"])
     except (KeyError, RuntimeError, ValueError) as exc:

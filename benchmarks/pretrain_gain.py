@@ -48,6 +48,9 @@ ARMS: Dict[str, dict] = {
     "dcpt-rec-0.1": dict(pretrain="dcpt", pre=("objective.rec_weight=0.1",)),
     "maskdcpt-rec-0.1": dict(pretrain="maskdcpt", pre=("objective.rec_weight=0.1",)),
     "maskdcpt-cls-5": dict(pretrain="maskdcpt", pre=("objective.cls_weight=5",)),
+    # the classifier at 5x the net's learning rate (`optim.lr_scale`): it starts from scratch
+    "dcpt-cls-lr5": dict(pretrain="dcpt", pre=("optim.lr_scale.classifier=5",)),
+    "maskdcpt-cls-lr5": dict(pretrain="maskdcpt", pre=("optim.lr_scale.classifier=5",)),
     "maskdcpt-ratio-0.25": dict(pretrain="maskdcpt", pre=("objective.mask_ratio=0.25",)),
     "maskdcpt-ratio-0.75": dict(pretrain="maskdcpt", pre=("objective.mask_ratio=0.75",)),
     "scratch-lr-1e-4": dict(pretrain=None, fine=("optim.lr=1.0e-4",), baseline="scratch-lr-1e-4"),
@@ -90,15 +93,45 @@ def read_results(path: Path) -> List[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+# config keys left out of a recipe tag: the seeds (a recipe is run at several) and what does not
+# change the weights
+VOLATILE = {"train": ("seed", "val_every", "log_every", "ckpt_every", "device"),
+            "data": ("seed", "val", "val_length", "val_patch_size", "workers")}
+
+
+def recipe_tag(cfg) -> str:
+    """A short hash of everything but the seeds in a resolved config that shapes the trained weights, so a changed
+    committed config (or override) never reuses a stale pre-training run or mixes into old rows."""
+    from dcpt.config import config_to_dict
+
+    raw = config_to_dict(cfg)
+    for section, keys in VOLATILE.items():
+        for key in keys:
+            raw.get(section, {}).pop(key, None)
+    raw.pop("out", None)
+    return hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def pretrain_config(arm: str, seed: int, args):
+    """The pre-training config of `arm` at `seed`, or None when the arm does not pre-train."""
+    spec = ARMS.get(arm, {})
+    if not spec.get("pretrain"):
+        return None
+    return make_config(f"demo-pretrain-{spec['pretrain']}.yaml",
+                       common_overrides(args.pretrain_steps, seed, args) + list(spec.get("pre", ())))
+
+
 def result_key(arm: str, seed: int, args) -> tuple:
     spec = ARMS.get(arm, {})
+    pre_cfg = pretrain_config(arm, seed, args)
     return (arm, seed, args.pretrain_steps if spec.get("pretrain") or spec.get("extra_steps") else 0, args.finetune_steps,
-            args.patch_size, args.batch_size, args.eval_patch, args.eval_count)
+            args.patch_size, args.batch_size, args.eval_patch, args.eval_count,
+            recipe_tag(pre_cfg) if pre_cfg is not None else None)
 
 
 def _key_of(row: dict) -> tuple:
     return (row["arm"], row["seed"], row["pretrain_steps"], row["finetune_steps"], row["patch_size"],
-            row["batch_size"], row["eval_patch"], row["eval_count"])
+            row["batch_size"], row["eval_patch"], row["eval_count"], row.get("recipe"))
 
 
 def make_config(name: str, overrides):
@@ -202,10 +235,10 @@ def run_one(arm: str, seed: int, args) -> dict:
     init: Optional[Path] = None
     t0 = time.perf_counter()
     if spec["pretrain"]:
+        pre_cfg = pretrain_config(arm, seed, args)
         pre_over = common_overrides(args.pretrain_steps, seed, args) + list(spec.get("pre", ()))
-        pre_cfg = make_config(f"demo-pretrain-{spec['pretrain']}.yaml", pre_over)
-        tag = hashlib.sha1(json.dumps([spec["pretrain"], pre_over]).encode()).hexdigest()[:10]
-        init = train(pre_cfg, work / f"pre-{spec['pretrain']}-s{seed}-{tag}", finetune=False)
+        row["recipe"] = recipe_tag(pre_cfg)
+        init = train(pre_cfg, work / f"pre-{spec['pretrain']}-s{seed}-{row['recipe']}", finetune=False)
         bundle = load_bundle(init)
         acc = evaluate(DcptObjective(), {"net": bundle.net, "classifier": bundle.classifier}, pre_cfg, args)
         row.update(pretrain_steps=args.pretrain_steps, classifier_accuracy=acc["acc"],
@@ -244,20 +277,20 @@ def summarise(rows: List[dict]) -> str:
     groups: Dict[tuple, List[dict]] = {}
     for row in rows:
         groups.setdefault((row["arm"], row["pretrain_steps"], row["finetune_steps"], row["patch_size"],
-                           row["eval_patch"], row["eval_count"]), []).append(row)
+                           row["eval_patch"], row["eval_count"], row.get("recipe")), []).append(row)
     if not groups:
         return "no results yet"
     types = [t for t in next(iter(groups.values()))[0]["psnr"] if t != "average"]
-    head = ["arm", "P", "F", "patch", "seeds"] + types + ["average", "gain vs baseline (paired)", "classifier acc %"]
+    head = ["arm", "recipe", "P", "F", "patch", "seeds"] + types + ["average", "gain vs baseline (paired)", "classifier acc %"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (arm, p, f, patch, ep, ec), members in groups.items():
+    for (arm, p, f, patch, ep, ec, recipe), members in groups.items():
         members = sorted(members, key=lambda r: r["seed"])
-        cells = [arm, str(p), str(f), str(patch), ",".join(str(r["seed"]) for r in members)]
+        cells = [arm, recipe or "-", str(p), str(f), str(patch), ",".join(str(r["seed"]) for r in members)]
         cells += [_mean_std([r["psnr"][t] for r in members]) for t in types + ["average"]]
         gains = []
         baseline = members[0].get("baseline", "scratch")
         for r in members:
-            base = [b for b in groups.get((baseline, 0, f, patch, ep, ec), []) if b["seed"] == r["seed"]]
+            base = [b for b in groups.get((baseline, 0, f, patch, ep, ec, None), []) if b["seed"] == r["seed"]]
             if base and arm != baseline:
                 gains.append(r["psnr"]["average"] - base[0]["psnr"]["average"])
         cells.append(f"{_mean_std(gains)} (n={len(gains)}, vs {baseline})" if gains else "-")

@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 
@@ -40,90 +40,54 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def class_specs(config: str) -> List[Tuple[str, dict]]:
+def config_classes(config: str) -> List[Tuple[str, dict]]:
     """``[(name, degradation spec)]`` of a config's first validation set."""
     from dcpt.config import config_from_dict, read_yaml
+    from dcpt.demo.heldout import class_specs
 
-    cfg = config_from_dict(read_yaml(config))
-    return [(c.name, {"name": c.degradation or c.name, **({"levels": list(c.levels)} if c.levels else {})})
-            for c in cfg.data.val[0].classes]
-
-
-def eight_bit(img: torch.Tensor) -> torch.Tensor:
-    return (img.clamp(0.0, 1.0) * 255.0).round() / 255.0
+    return class_specs(config_from_dict(read_yaml(config)).data.val[0].classes)
 
 
-def crop_views(specs, size: int, per_image: int, seed: int) -> List[Tuple[int, torch.Tensor]]:
-    """``[(label, N x 3 x size x size)]``: the demo's held-out crops at side `size`."""
-    from dcpt.demo.heldout import held_out_set
+def eight_bit(types: List) -> List:
+    """The held-out images as a saved 8-bit file would hold them."""
+    from dcpt.demo.heldout import quantize
 
-    return [(t.label, eight_bit(t.lq)) for t in held_out_set(specs, per_image, size, seed)]
-
-
-def whole_views(specs, per_image: int, seed: int) -> List[Tuple[int, torch.Tensor]]:
-    """``[(label, 1 x 3 x H x W)]``: each test photograph degraded `per_image` times per type."""
-    from dcpt.data import load_samples
-    from dcpt.data.synthetic import parse_classes
-
-    g = torch.Generator().manual_seed(seed)
-    views = []
-    for _, img in load_samples("test"):
-        for label, cls in enumerate(parse_classes([s for _, s in specs])):
-            lo, hi = cls.level_range
-            for _ in range(per_image):
-                level = lo + (hi - lo) * torch.rand(1, generator=g, dtype=torch.float64)
-                noise_seed = torch.randint(2**31 - 1, (1,), generator=g).tolist()
-                views.append((label, eight_bit(cls.degrade(img[None], level, noise_seed))))
-    return views
-
-
-@torch.no_grad()
-def confusion(net, classifier, names: Sequence[str], specs, views, batch: int = 16) -> torch.Tensor:
-    """``K x (K + 1)`` counts: rows the true type (in `specs` order), columns the predicted one, the
-    last column a class of the checkpoint that `specs` does not score (always wrong)."""
-    from dcpt.infer.classify import class_probabilities
-
-    column = {names.index(name): k for k, (name, _) in enumerate(specs)}  # checkpoint index -> column
-    matrix = torch.zeros(len(specs), len(specs) + 1, dtype=torch.long)
-    for label, images in views:
-        for i in range(0, len(images), batch):
-            pred = class_probabilities(net, classifier, images[i:i + batch]).argmax(dim=1)
-            for p in pred.tolist():
-                matrix[label, column.get(p, len(specs))] += 1
-    return matrix
+    for t in types:
+        t.lq = quantize(t.lq)
+    return types
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    from dcpt.demo.heldout import confusion_matrix, held_out_set, whole_image_set
     from dcpt.errors import DcptError
     from dcpt.infer.classify import load_classifier
 
     try:
-        specs = class_specs(args.config)
-        views: Dict[str, list] = {f"crop{s}": crop_views(specs, int(s), args.crops_per_image, args.seed)
-                                  for s in filter(None, args.crops.split(","))}
+        specs = config_classes(args.config)
+        views: Dict[str, list] = {f"crop{size}": eight_bit(held_out_set(specs, args.crops_per_image, int(size), args.seed))
+                                  for size in filter(None, args.crops.split(","))}
         if args.whole:
-            views["whole"] = whole_views(specs, args.whole, args.seed)
+            views["whole"] = eight_bit(whole_image_set(specs, args.whole, args.seed))
+        order = [name for name, _ in specs]
         results = {}
         for ckpt in args.ckpts:
             net, classifier, names = load_classifier(ckpt)
-            missing = [n for n, _ in specs if n not in names]
-            if missing:
-                raise DcptError(f"{ckpt}: its classifier does not know {missing}")
             results[ckpt] = {}
-            for view, items in views.items():
-                m = confusion(net, classifier, names, specs, items)
-                acc = float(m[:, :-1].trace()) / float(m.sum())
-                per_type = {n: float(m[i, i]) / max(float(m[i].sum()), 1.0) for i, (n, _) in enumerate(specs)}
-                results[ckpt][view] = {"accuracy": acc, "per_type": per_type, "confusion": m.tolist(),
-                                       "count": int(m.sum())}
+            for view, types in views.items():
+                m = confusion_matrix(net, classifier, names, types)
+                idx = [names.index(n) for n in order]  # the config's types, in its order
+                acc = float(m.trace()) / float(m.sum())
+                per_type = {n: float(m[j, j]) / max(float(m[j].sum()), 1.0) for n, j in zip(order, idx)}
+                results[ckpt][view] = {"accuracy": acc, "per_type": per_type, "confusion": m[idx].tolist(),
+                                       "predicted": list(names), "count": int(m.sum())}
                 print(f"{Path(ckpt).name} {view:>8}: {100 * acc:5.1f}% of {int(m.sum())}  "
                       + "  ".join(f"{n} {100 * v:.0f}%" for n, v in per_type.items()))
     except DcptError as exc:
         sys.exit(f"error: {exc}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"seed": args.seed, "classes": [n for n, _ in specs],
+        Path(args.json).write_text(json.dumps({"seed": args.seed, "classes": order,
                                                "results": results}, indent=1))
     for ckpt, by_view in results.items():
         print(f"accuracy {Path(ckpt).name} " + " ".join(f"{v}={r['accuracy']:.4f}" for v, r in by_view.items()))

@@ -112,13 +112,16 @@ def recipe_tag(cfg) -> str:
     return hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
+def pretrain_overrides(arm: str, seed: int, args) -> List[str]:
+    return common_overrides(args.pretrain_steps, seed, args) + list(ARMS.get(arm, {}).get("pre", ()))
+
+
 def pretrain_config(arm: str, seed: int, args):
     """The pre-training config of `arm` at `seed`, or None when the arm does not pre-train."""
     spec = ARMS.get(arm, {})
     if not spec.get("pretrain"):
         return None
-    return make_config(f"demo-pretrain-{spec['pretrain']}.yaml",
-                       common_overrides(args.pretrain_steps, seed, args) + list(spec.get("pre", ())))
+    return make_config(f"demo-pretrain-{spec['pretrain']}.yaml", pretrain_overrides(arm, seed, args))
 
 
 def result_key(arm: str, seed: int, args) -> tuple:
@@ -236,14 +239,13 @@ def run_one(arm: str, seed: int, args) -> dict:
     t0 = time.perf_counter()
     if spec["pretrain"]:
         pre_cfg = pretrain_config(arm, seed, args)
-        pre_over = common_overrides(args.pretrain_steps, seed, args) + list(spec.get("pre", ()))
         row["recipe"] = recipe_tag(pre_cfg)
         init = train(pre_cfg, work / f"pre-{spec['pretrain']}-s{seed}-{row['recipe']}", finetune=False)
         bundle = load_bundle(init)
         acc = evaluate(DcptObjective(), {"net": bundle.net, "classifier": bundle.classifier}, pre_cfg, args)
         row.update(pretrain_steps=args.pretrain_steps, classifier_accuracy=acc["acc"],
                    classifier_accuracy_per_type={k.split("/", 1)[1]: v for k, v in acc.items() if "/" in k},
-                   pretrain_overrides=pre_over)
+                   pretrain_overrides=pretrain_overrides(arm, seed, args))
     if spec.get("identity_init"):
         init = identity_init(fine_cfg, seed, work)
     t1 = time.perf_counter()

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
@@ -96,3 +97,19 @@ def test_shipped_classifier_names_held_out_degradations(objective):
     net, classifier, names = load_classifier(demo_run.shipped_checkpoint(objective))
     assert names == TYPES
     assert classifier_accuracy(net, classifier, names, types) >= 0.8
+
+
+def test_whole_image_set_degrades_each_test_photograph_whole():
+    from dcpt.data import load_samples
+    from dcpt.demo.heldout import whole_image_set
+
+    classes = [("gaussian_noise", {"name": "gaussian_noise", "levels": [30, 30]}), ("low_light", {"name": "low_light"})]
+    items = whole_image_set(classes, per_image=2, seed=3)
+    photos = load_samples("test")
+    assert len(items) == len(photos) * len(classes) * 2
+    assert [t.name for t in items[:4]] == ["gaussian_noise"] * 2 + ["low_light"] * 2
+    (_, first), noisy = photos[0], items[0]
+    assert torch.equal(noisy.gt[0], first) and noisy.lq.shape == (1, *first.shape)
+    residual = (noisy.lq - noisy.gt)[noisy.gt.gt(0.2) & noisy.gt.lt(0.8)]  # away from clipping
+    assert abs(float(residual.std()) * 255 - 30) < 1.5  # sigma 30 on the 0-255 scale
+    assert not torch.equal(items[0].lq, items[1].lq)  # two draws, two noise seeds

@@ -135,7 +135,7 @@ def test_a_run_saved_with_one_parameter_group_resumes_into_per_module_groups(tmp
     state = load_training_state(tmp_path / "last.pt")
     groups = state["optimizer"]["param_groups"]
     merged = {**groups[0], "params": [i for g in groups for i in g["params"]]}
-    merged.pop("lr_scale"), merged.pop("name")
+    merged.pop("lr_scale")
     state["optimizer"]["param_groups"] = [merged]
     torch.save(state, tmp_path / "last.pt")
 

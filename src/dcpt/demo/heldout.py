@@ -34,6 +34,21 @@ def _crop_positions(g: torch.Generator, height: int, width: int, size: int, coun
     return list(zip(tops, lefts))
 
 
+def class_specs(classes) -> List[Tuple[str, dict]]:
+    """``[(name, degradation spec)]`` of a config's class entries (``data.val[0].classes``): the
+    input `held_out_set` and `whole_image_set` take."""
+    return [(c.name, {"name": c.degradation or c.name, **({"levels": list(c.levels)} if c.levels else {})})
+            for c in classes]
+
+
+def _degrade(g: torch.Generator, cls, gt: Tensor) -> Tensor:
+    """`gt` degraded by `cls` at levels drawn uniformly from its range, with noise seeds from `g`."""
+    lo, hi = cls.level_range
+    levels = lo + (hi - lo) * torch.rand(len(gt), generator=g, dtype=torch.float64)
+    seeds = torch.randint(2**31 - 1, (len(gt),), generator=g).tolist()
+    return cls.degrade(gt, levels, seeds).clamp(0.0, 1.0)
+
+
 def held_out_set(classes: Sequence[Tuple[str, object]], crops_per_image: int, crop_size: int, seed: int,
                  split: str = "test") -> List[HeldOutType]:
     """One `HeldOutType` per ``(name, spec)`` of `classes` (spec: a `DegradationClass.parse` input), on
@@ -50,12 +65,24 @@ def held_out_set(classes: Sequence[Tuple[str, object]], crops_per_image: int, cr
         for top, left in _crop_positions(g, img.shape[1], img.shape[2], crop_size, crops_per_image):
             crops.append(img[:, top:top + crop_size, left:left + crop_size])
     gt = torch.stack(crops)
+    return [HeldOutType(name, label, _degrade(g, cls, gt), gt)
+            for label, ((name, _), cls) in enumerate(zip(classes, parsed))]
+
+
+def whole_image_set(classes: Sequence[Tuple[str, object]], per_image: int, seed: int,
+                    split: str = "test") -> List[HeldOutType]:
+    """Whole `split` photographs (as ``dcpt classify IMAGE`` sees them), each degraded `per_image`
+    times by every class of `classes`: one single-image `HeldOutType` per degraded photograph,
+    since the photographs differ in size."""
+    from ..data import load_samples
+    from ..data.synthetic import parse_classes
+
+    parsed = parse_classes([spec for _, spec in classes])
+    g = torch.Generator().manual_seed(int(seed))
     out = []
-    for label, ((name, _), cls) in enumerate(zip(classes, parsed)):
-        lo, hi = cls.level_range
-        levels = lo + (hi - lo) * torch.rand(len(gt), generator=g, dtype=torch.float64)
-        seeds = torch.randint(2**31 - 1, (len(gt),), generator=g).tolist()
-        out.append(HeldOutType(name, label, cls.degrade(gt, levels, seeds).clamp(0.0, 1.0), gt))
+    for _, img in load_samples(split):
+        for label, ((name, _), cls) in enumerate(zip(classes, parsed)):
+            out += [HeldOutType(name, label, _degrade(g, cls, img[None]), img[None]) for _ in range(per_image)]
     return out
 
 
@@ -86,19 +113,28 @@ def score(outputs: Dict[str, Tensor], types: Sequence[HeldOutType]) -> Dict[str,
 
 
 @torch.no_grad()
-def classifier_accuracy(net: nn.Module, classifier: nn.Module, class_names: Sequence[str],
-                        types: Sequence[HeldOutType]) -> float:
-    """Fraction of held-out degraded crops whose predicted class is their degradation type."""
+def confusion_matrix(net: nn.Module, classifier: nn.Module, class_names: Sequence[str],
+                     types: Sequence[HeldOutType], batch: int = 16) -> Tensor:
+    """Counts of predictions, ``len(class_names) x len(class_names)``: row = true type, column =
+    predicted class, both in `class_names` order (the checkpoint's)."""
     from ..infer.classify import class_probabilities
 
     net.eval()
     classifier.eval()
-    missing = [t.name for t in types if t.name not in class_names]
+    missing = sorted({t.name for t in types if t.name not in class_names})
     if missing:
         raise DataError(f"the classifier knows {list(class_names)}, not {missing}")
-    right = total = 0
+    matrix = torch.zeros(len(class_names), len(class_names), dtype=torch.long)
     for t in types:
-        pred = class_probabilities(net, classifier, t.lq).argmax(dim=1)
-        right += int((pred == class_names.index(t.name)).sum())
-        total += len(pred)
-    return right / total
+        row = class_names.index(t.name)
+        for i in range(0, len(t.lq), batch):
+            pred = class_probabilities(net, classifier, t.lq[i:i + batch]).argmax(dim=1)
+            matrix[row] += torch.bincount(pred.cpu(), minlength=len(class_names))
+    return matrix
+
+
+def classifier_accuracy(net: nn.Module, classifier: nn.Module, class_names: Sequence[str],
+                        types: Sequence[HeldOutType]) -> float:
+    """Fraction of held-out degraded images whose predicted class is their degradation type."""
+    matrix = confusion_matrix(net, classifier, class_names, types)
+    return float(matrix.trace()) / float(matrix.sum())

@@ -116,11 +116,10 @@ def finetune_all(options: DemoOptions, inits: Dict[str, Path], log) -> Dict[str,
 
 def held_out_types(options: DemoOptions, cfg) -> List:
     """The scored crops: the fine-tuning config's validation classes on the test photographs."""
-    from .heldout import held_out_set
+    from .heldout import class_specs, held_out_set
 
-    classes = [(c.name, {"name": c.degradation or c.name, **({"levels": list(c.levels)} if c.levels else {})})
-               for c in cfg.data.val[0].classes]
-    return held_out_set(classes, options.crops_per_image, options.crop_size, seed=options.seed + HELD_OUT_SEED)
+    return held_out_set(class_specs(cfg.data.val[0].classes), options.crops_per_image, options.crop_size,
+                        seed=options.seed + HELD_OUT_SEED)
 
 
 def run_demo(options: DemoOptions, log=print) -> Dict:

@@ -110,7 +110,7 @@ def _param_groups(modules: Dict[str, nn.Module], trains: Sequence[str], lr_scale
     for name in trains:
         params = [p for p in modules[name].parameters() if p.requires_grad]
         if params:
-            groups.append({"params": params, "lr_scale": float(lr_scale.get(name, 1.0)), "name": name})
+            groups.append({"params": params, "lr_scale": float(lr_scale.get(name, 1.0))})
     return groups
 
 

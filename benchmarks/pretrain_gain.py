@@ -51,6 +51,10 @@ ARMS: Dict[str, dict] = {
     # the classifier at 5x the net's learning rate (`optim.lr_scale`): it starts from scratch
     "dcpt-cls-lr5": dict(pretrain="dcpt", pre=("optim.lr_scale.classifier=5",)),
     "maskdcpt-cls-lr5": dict(pretrain="maskdcpt", pre=("optim.lr_scale.classifier=5",)),
+    # pre-training crops cut from photographs shrunk by a random factor in [0.5, 1] (`data.scale_range`):
+    # ten training photographs seen at many sizes, against a classifier that learns their content
+    "dcpt-scale": dict(pretrain="dcpt", pre=("data.scale_range=[0.5, 1]",)),
+    "maskdcpt-scale": dict(pretrain="maskdcpt", pre=("data.scale_range=[0.5, 1]",)),
     "maskdcpt-ratio-0.25": dict(pretrain="maskdcpt", pre=("objective.mask_ratio=0.25",)),
     "maskdcpt-ratio-0.75": dict(pretrain="maskdcpt", pre=("objective.mask_ratio=0.75",)),
     "scratch-lr-1e-4": dict(pretrain=None, fine=("optim.lr=1.0e-4",), baseline="scratch-lr-1e-4"),
@@ -97,6 +101,9 @@ def read_results(path: Path) -> List[dict]:
 # change the weights
 VOLATILE = {"train": ("seed", "val_every", "log_every", "ckpt_every", "device"),
             "data": ("seed", "val", "val_length", "val_patch_size", "workers")}
+# keys added to the schema after recipe tags were introduced, left out while at their default so the
+# tags of existing runs stay valid
+LATER_DEFAULTS = {"data": {"scale_range": [1.0, 1.0]}}
 
 
 def recipe_tag(cfg) -> str:
@@ -108,6 +115,11 @@ def recipe_tag(cfg) -> str:
     for section, keys in VOLATILE.items():
         for key in keys:
             raw.get(section, {}).pop(key, None)
+    for section, defaults in LATER_DEFAULTS.items():
+        for key, default in defaults.items():
+            value = raw.get(section, {}).get(key)
+            if value is not None and [float(v) for v in value] == default:
+                raw[section].pop(key)
     raw.pop("out", None)
     return hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
@@ -174,7 +186,7 @@ def heldout(cfg, args):
     from dcpt.engine.build import build_dataset, class_names_of
 
     names = class_names_of(cfg.data.val)
-    return build_dataset(cfg.data.val, cfg.data, names, args.eval_patch, args.eval_count, EVAL_SEED), names
+    return build_dataset(cfg.data.val, cfg.data, names, args.eval_patch, args.eval_count, EVAL_SEED, train=False), names
 
 
 def evaluate(objective, modules, cfg, args) -> Dict[str, float]:

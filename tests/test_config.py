@@ -56,6 +56,9 @@ def test_cross_field_checks():
         config_from_dict(RAW, ["train.amp=fp16", "train.device=cpu"])
     with pytest.raises(ConfigError, match="at least one data source"):
         config_from_dict({})
+    with pytest.raises(ConfigError, match=r"'data\.scale_range': expected \[low, high\] with 0 < low <= high <= 1"):
+        config_from_dict(RAW, ["data.scale_range=[0.8, 0.5]"])
+    assert config_from_dict(RAW, ["data.scale_range=[0.5, 1]"]).data.scale_range == (0.5, 1.0)
     with pytest.raises(ConfigError, match="either 'clean'"):
         config_from_dict({"data": {"train": [{"clean": "samples", "paired": "x", "label": "rain"}]}})
 

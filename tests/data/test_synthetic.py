@@ -161,3 +161,49 @@ def test_class_specs_are_checked():
         DegradationClass.parse("no_such_op")
     with pytest.raises(ConfigError, match="non-empty list"):
         SyntheticDataset([coordinate_image()], [], patch_size=8)
+
+
+def ramp_image(height=120, width=140):
+    """Red = row / 255, green = column / 255, as floats: linear in both directions, so a rescaled
+    window is linear again with its slope equal to the shrink factor."""
+    yy, xx = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32),
+                            indexing="ij")
+    return torch.stack([yy / 255.0, xx / 255.0, torch.full_like(yy, 0.5)])
+
+
+def test_scale_range_shrinks_the_window_by_the_drawn_factor():
+    ds = SyntheticDataset([ramp_image()], ops(1), patch_size=16, length=12, flips=False, rotations=False,
+                          scale_range=(0.5, 0.5))
+    for i in range(len(ds)):
+        gt = ds[i]["gt"] * 255
+        assert gt.shape == (3, 16, 16)
+        # away from the border, output pixel j samples the 2 x 2 source block centred at 2 j + 0.5
+        rows, cols = gt[0, 1:-1, 5], gt[1, 5, 1:-1]
+        torch.testing.assert_close(rows[1:] - rows[:-1], torch.full((13,), 2.0), atol=1e-3, rtol=0)
+        torch.testing.assert_close(cols[1:] - cols[:-1], torch.full((13,), 2.0), atol=1e-3, rtol=0)
+        top, left = float(rows[0]) - 2.5, float(cols[0]) - 2.5  # row 1 sits at 2 + 0.5 in the window
+        assert abs(top - round(top)) < 1e-3 and abs(left - round(left)) < 1e-3
+        assert 0 <= round(top) <= 120 - 32 and 0 <= round(left) <= 140 - 32
+
+
+def test_scale_range_draws_many_scales_and_caps_the_window_at_the_image():
+    ds = SyntheticDataset([ramp_image()], ops(1), patch_size=16, length=40, flips=False, rotations=False,
+                          scale_range=(0.25, 1.0))
+    slopes = {round(float(ds[i]["gt"][1, 5, 12] - ds[i]["gt"][1, 5, 3]) * 255 / 9, 1) for i in range(len(ds))}
+    assert len(slopes) > 10 and min(slopes) >= 0.95 and max(slopes) <= 4.05
+    tiny = SyntheticDataset([ramp_image(20, 24)], ops(1), patch_size=16, length=4, flips=False, rotations=False,
+                            scale_range=(0.25, 0.25))
+    gt = tiny[0]["gt"] * 255
+    assert gt.shape == (3, 16, 16)  # the window is capped at 20 pixels: a factor of 16 / 20, not 1 / 4
+    span = float(gt[0, :, 5].max() - gt[0, :, 5].min())  # 19 for the whole window, less at its blurred ends
+    assert 17.0 < span < 19.0
+
+
+def test_scale_range_off_draws_nothing_and_bad_ranges_are_refused():
+    plain = SyntheticDataset([coordinate_image()], ops(2), patch_size=16, length=6, seed=5)
+    off = SyntheticDataset([coordinate_image()], ops(2), patch_size=16, length=6, seed=5, scale_range=(1, 1))
+    for i in range(6):
+        assert torch.equal(plain[i]["lq"], off[i]["lq"]) and plain[i]["seed"] == off[i]["seed"]
+    for bad in ((0.0, 1.0), (0.8, 0.5), (0.5, 1.5), "big"):
+        with pytest.raises(ConfigError, match="scale_range"):
+            SyntheticDataset([coordinate_image()], ops(1), patch_size=16, scale_range=bad)

@@ -57,11 +57,15 @@ class SourceConfig:
 
 @dataclass
 class DataConfig:
-    """Training data. `batch_size` is per process (torchrun multiplies it by the world size)."""
+    """Training data. `batch_size` is per process (torchrun multiplies it by the world size).
+    `scale_range` (low, high) shrinks each clean photograph by a random factor in that range before a
+    synthetic training crop is cut (scale augmentation; (1, 1) is off). Paired folders are never
+    rescaled: resizing would change their degradation."""
 
     train: List[SourceConfig] = field(default_factory=list)
     val: List[SourceConfig] = field(default_factory=list)
     patch_size: int = 64
+    scale_range: Tuple[float, float] = (1.0, 1.0)
     val_patch_size: Optional[int] = None  # None: whole images, one per batch (paired) / patch_size (synthetic)
     batch_size: int = 8
     workers: int = 0
@@ -152,6 +156,10 @@ class RunConfig:
         for key, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"config key {key!r}: expected a positive number, got {value}")
+        lo, hi = self.data.scale_range
+        if not 0.0 < lo <= hi <= 1.0:
+            raise ConfigError(f"config key 'data.scale_range': expected [low, high] with 0 < low <= high <= 1, "
+                              f"got {list(self.data.scale_range)}")
         if self.data.workers < 0:
             raise ConfigError(f"config key 'data.workers': expected >= 0, got {self.data.workers}")
         if not 0.0 <= self.train.ema < 1.0:

@@ -1,6 +1,7 @@
 """Degraded / clean pairs synthesised on the fly from clean images, reproducibly.
 
-Each item is a random crop of a clean image, randomly flipped and rotated, then degraded by one of a
+Each item is a random crop of a clean image, optionally rescaled, randomly flipped and rotated, then
+degraded by one of a
 list of degradation *classes*. A class is a registered op (``"gaussian_noise"``) or a mixture
 (``"gaussian_blur,jpeg"``) with a level range; its position in the list is the item's ``label``.
 
@@ -161,6 +162,28 @@ def draw_crop(g: torch.Generator, height: int, width: int, patch: int) -> Tuple[
     return top, left
 
 
+def draw_scale(g: torch.Generator, scale_range: Tuple[float, float], height: int, width: int, patch: int) -> int:
+    """Side of the window that becomes a `patch` crop at a random scale in `scale_range` (one draw).
+
+    A scale ``s < 1`` shrinks the photograph: a window of ``patch / s`` pixels is resized down to
+    `patch`, so a few training photographs show their content at many sizes. The window never
+    exceeds the image, which caps how far a small image can shrink.
+    """
+    lo, hi = scale_range
+    s = lo + (hi - lo) * float(torch.rand((), generator=g, dtype=torch.float64))
+    return max(patch, min(int(round(patch / s)), height, width))
+
+
+def resize_crop(crop: Tensor, patch: int) -> Tensor:
+    """Shrink a square ``3 x W x W`` crop to ``patch x patch``, antialiased (no aliasing that
+    could pass for noise or rain); a crop already of side `patch` is returned untouched."""
+    if crop.shape[-1] == patch:
+        return crop
+    out = torch.nn.functional.interpolate(crop[None], size=(patch, patch), mode="bilinear",
+                                          align_corners=False, antialias=True)[0]
+    return out.clamp_(0.0, 1.0)
+
+
 def draw_augment(g: torch.Generator) -> Tuple[bool, bool, int]:
     """(horizontal flip, vertical flip, number of 90-degree turns); always three draws."""
     flips = torch.rand(2, generator=g)
@@ -210,6 +233,8 @@ class SyntheticDataset(Dataset):
     the class index, the drawn level (op units, or a severity fraction for mixtures) and the seed
     that replays the degradation: ``classes[label].degrade(gt[None], tensor([level]), [seed])``.
     Item ``i`` uses class ``i % len(classes)``, so any K consecutive items cover every class once.
+    `scale_range` ``(lo, hi)`` with ``lo < 1`` shrinks each photograph by a random factor in that
+    range before cropping (`draw_scale`); the default ``(1, 1)`` draws nothing, keeping old streams.
 
     With ``degrade_on_device=True`` items carry no ``"lq"``; call `degrade_batch` on the collated
     batch to degrade it on the GPU with the same result as the per-item path on the CPU.
@@ -227,6 +252,7 @@ class SyntheticDataset(Dataset):
         pad_small: bool = False,
         degrade_on_device: bool = False,
         cache: bool = True,
+        scale_range: Tuple[float, float] = (1.0, 1.0),
     ):
         self.classes = parse_classes(classes)
         self.class_names = [c.name for c in self.classes]
@@ -235,6 +261,7 @@ class SyntheticDataset(Dataset):
             raise ConfigError(f"patch_size must be a positive number of pixels, got {patch_size}")
         self.seed, self.epoch = int(seed), 0
         self.flips, self.rotations = flips, rotations
+        self.scale_range = _checked_scale_range(scale_range)
         self.pad_small, self.degrade_on_device, self.cache = pad_small, degrade_on_device, cache
         self.entries = _source_entries(source)
         self.length = int(length) if length is not None else len(self.entries) * len(self.classes)
@@ -273,17 +300,29 @@ class SyntheticDataset(Dataset):
         lo, hi = self.classes[label].level_range
         level = lo + (hi - lo) * float(torch.rand((), generator=g, dtype=torch.float64))
         img = self.image(k)
-        top, left = draw_crop(g, img.shape[1], img.shape[2], self.patch_size)
+        p = window = self.patch_size
+        if self.scale_range != (1.0, 1.0):
+            window = draw_scale(g, self.scale_range, img.shape[1], img.shape[2], p)
+        top, left = draw_crop(g, img.shape[1], img.shape[2], window)
         hflip, vflip, turns = draw_augment(g)
         seed = int(torch.randint(SEED_LIMIT, (), generator=g))
-        p = self.patch_size
-        gt = augment(img[:, top : top + p, left : left + p], hflip and self.flips, vflip and self.flips,
-                     turns if self.rotations else 0)
+        crop = resize_crop(img[:, top : top + window, left : left + window], p)
+        gt = augment(crop, hflip and self.flips, vflip and self.flips, turns if self.rotations else 0)
         item = {"gt": gt.clone(), "label": label, "level": level, "seed": seed}
         if not self.degrade_on_device:
             levels = torch.tensor([level], dtype=torch.float64)
             item["lq"] = self.classes[label].degrade(gt[None], levels, [seed])[0]
         return item
+
+
+def _checked_scale_range(scale_range) -> Tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in scale_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"scale_range must be (low, high), got {scale_range!r}") from None
+    if not 0.0 < lo <= hi <= 1.0:
+        raise ConfigError(f"scale_range must satisfy 0 < low <= high <= 1, got ({lo:g}, {hi:g})")
+    return lo, hi
 
 
 def degrade_batch(batch: dict, class_specs: Sequence, device: Union[str, torch.device] = "cpu") -> dict:

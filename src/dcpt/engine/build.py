@@ -91,8 +91,9 @@ def class_names_of(sources: Sequence[SourceConfig]) -> List[str]:
 
 
 def build_dataset(sources: Sequence[SourceConfig], data: DataConfig, class_names: List[str],
-                  patch_size: Optional[int], length: int, seed: int) -> Dataset:
-    """One labelled data set over `sources`; `patch_size` None reads whole paired images."""
+                  patch_size: Optional[int], length: int, seed: int, train: bool = True) -> Dataset:
+    """One labelled data set over `sources`; `patch_size` None reads whole paired images. Only
+    training crops get ``data.scale_range``: validation measures the photographs as they are."""
     from ..data import PairedFolderDataset, SyntheticDataset
 
     parts = []
@@ -100,7 +101,7 @@ def build_dataset(sources: Sequence[SourceConfig], data: DataConfig, class_names
         if source.synthetic:
             dataset = SyntheticDataset(_clean_images(source.clean), [_class_spec(c) for c in source.classes],
                                        patch_size=patch_size or data.patch_size, length=length, seed=seed + i,
-                                       pad_small=True)
+                                       pad_small=True, scale_range=data.scale_range if train else (1.0, 1.0))
             labels = [class_names.index(c.name) for c in source.classes]
         else:
             if not Path(source.paired).expanduser().is_dir():
@@ -163,7 +164,7 @@ def build_job(cfg: RunConfig, finetune: bool = False) -> Job:
         group_names = class_names + [n for n in val_names if n not in class_names]
         val_patch = cfg.data.val_patch_size
         val_data = build_dataset(cfg.data.val, cfg.data, group_names, val_patch, cfg.data.val_length,
-                                 cfg.data.seed + 1000)
+                                 cfg.data.seed + 1000, train=False)
     else:
         group_names = class_names
     net = build_net(cfg)

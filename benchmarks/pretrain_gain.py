@@ -265,7 +265,8 @@ def run_one(arm: str, seed: int, args) -> dict:
         fine_cfg = make_config("demo-finetune.yaml", ["objective.name=restore", f"init.checkpoint={init}",
                                                       "init.classifier=false"]
                                + common_overrides(fine_steps, seed, args) + list(spec.get("fine", ())))
-    fine_dir = work / f"fine-{arm}-s{seed}-p{row['pretrain_steps']}-f{args.finetune_steps}-x{args.patch_size}"
+    recipe = f"-{row['recipe']}" if "recipe" in row else ""  # an interrupted run never resumes another recipe's
+    fine_dir = work / f"fine-{arm}-s{seed}-p{row['pretrain_steps']}-f{args.finetune_steps}-x{args.patch_size}{recipe}"
     final = train(fine_cfg, fine_dir, finetune=True)
     net = load_bundle(final).net
     row["psnr"] = per_type(evaluate(RestoreObjective(), {"net": net}, fine_cfg, args), "psnr")
@@ -283,6 +284,18 @@ def _mean_std(values: List[float]) -> str:
         return f"{mean:.2f}"
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
     return f"{mean:.2f} ± {std:.2f}"
+
+
+def baseline_rows(groups: Dict[tuple, List[dict]], baseline: str, f: int, patch: int, ep: int, ec: int) -> List[dict]:
+    """The baseline's rows at `f` fine-tuning steps. scratch-longer at P + F' = `f` steps is the very same
+    training as scratch at `f` (same config, same seed), so it stands in where scratch has no row."""
+    rows = list(groups.get((baseline, 0, f, patch, ep, ec, None), []))
+    if baseline == "scratch":
+        seeds = {r["seed"] for r in rows}
+        for (arm, p, f2, patch2, ep2, ec2, _), members in groups.items():
+            if arm == "scratch-longer" and p + f2 == f and (patch2, ep2, ec2) == (patch, ep, ec):
+                rows += [r for r in members if r["seed"] not in seeds]
+    return rows
 
 
 def summarise(rows: List[dict]) -> str:
@@ -304,7 +317,7 @@ def summarise(rows: List[dict]) -> str:
         gains = []
         baseline = members[0].get("baseline", "scratch")
         for r in members:
-            base = [b for b in groups.get((baseline, 0, f, patch, ep, ec, None), []) if b["seed"] == r["seed"]]
+            base = [b for b in baseline_rows(groups, baseline, f, patch, ep, ec) if b["seed"] == r["seed"]]
             if base and arm != baseline:
                 gains.append(r["psnr"]["average"] - base[0]["psnr"]["average"])
         cells.append(f"{_mean_std(gains)} (n={len(gains)}, vs {baseline})" if gains else "-")

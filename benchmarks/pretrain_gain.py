@@ -29,39 +29,12 @@ from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
+ASSETS = ROOT / "src" / "dcpt" / "assets" / "demo"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pretrain_arms import ARMS  # noqa: E402
 EVAL_SEED = 20250423
 
-# arm -> what it pre-trains (None: nothing), config overrides for pre-training and for fine-tuning,
-# and the arm its gain is paired against (same seed, same fine-tuning steps).
-ARMS: Dict[str, dict] = {
-    "scratch": dict(pretrain=None),
-    # scratch, but starting as an exact identity (NAFNet's `ending` conv zeroed): rules out that
-    # pre-training only helps by teaching the net to return its input.
-    "scratch-identity": dict(pretrain=None, identity_init=True),
-    # scratch trained for P + F steps (its P column counts the extra steps): the same total compute as
-    # a pre-trained arm, to tell an initialisation's value from the value of more training.
-    "scratch-longer": dict(pretrain=None, extra_steps=True),
-    "dcpt": dict(pretrain="dcpt"),
-    "maskdcpt": dict(pretrain="maskdcpt"),
-    "dcpt-cls-only": dict(pretrain="dcpt", pre=("objective.rec_weight=0",)),
-    "dcpt-rec-only": dict(pretrain="dcpt", pre=("objective.cls_weight=0",)),
-    "dcpt-rec-0.1": dict(pretrain="dcpt", pre=("objective.rec_weight=0.1",)),
-    "maskdcpt-rec-0.1": dict(pretrain="maskdcpt", pre=("objective.rec_weight=0.1",)),
-    "maskdcpt-cls-5": dict(pretrain="maskdcpt", pre=("objective.cls_weight=5",)),
-    # the classifier at 5x the net's learning rate (`optim.lr_scale`): it starts from scratch
-    "dcpt-cls-lr5": dict(pretrain="dcpt", pre=("optim.lr_scale.classifier=5",)),
-    "maskdcpt-cls-lr5": dict(pretrain="maskdcpt", pre=("optim.lr_scale.classifier=5",)),
-    # pre-training crops cut from photographs shrunk by a random factor in [0.5, 1] (`data.scale_range`):
-    # ten training photographs seen at many sizes, against a classifier that learns their content
-    "dcpt-scale": dict(pretrain="dcpt", pre=("data.scale_range=[0.5, 1]",)),
-    "maskdcpt-scale": dict(pretrain="maskdcpt", pre=("data.scale_range=[0.5, 1]",)),
-    "maskdcpt-ratio-0.25": dict(pretrain="maskdcpt", pre=("objective.mask_ratio=0.25",)),
-    "maskdcpt-ratio-0.75": dict(pretrain="maskdcpt", pre=("objective.mask_ratio=0.75",)),
-    "scratch-lr-1e-4": dict(pretrain=None, fine=("optim.lr=1.0e-4",), baseline="scratch-lr-1e-4"),
-    "dcpt-lr-1e-4": dict(pretrain="dcpt", fine=("optim.lr=1.0e-4",), baseline="scratch-lr-1e-4"),
-    "scratch-lr-1e-3": dict(pretrain=None, fine=("optim.lr=1.0e-3",), baseline="scratch-lr-1e-3"),
-    "dcpt-lr-1e-3": dict(pretrain="dcpt", fine=("optim.lr=1.0e-3",), baseline="scratch-lr-1e-3"),
-}
+
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -136,12 +109,25 @@ def pretrain_config(arm: str, seed: int, args):
     return make_config(f"demo-pretrain-{spec['pretrain']}.yaml", pretrain_overrides(arm, seed, args))
 
 
+def shipped_init(spec: dict):
+    """(path, pre-training steps, recipe tag) of an `asset` arm's shipped checkpoint; the tag hashes
+    the file, so a re-made checkpoint gets rows of its own."""
+    path = ASSETS / spec["asset"]
+    from dcpt.models.checkpoint import load_bundle
+
+    steps = int(load_bundle(path).meta["step"])
+    return path, steps, "shipped-" + hashlib.sha1(path.read_bytes()).hexdigest()[:8]
+
+
 def result_key(arm: str, seed: int, args) -> tuple:
     spec = ARMS.get(arm, {})
     pre_cfg = pretrain_config(arm, seed, args)
-    return (arm, seed, args.pretrain_steps if spec.get("pretrain") or spec.get("extra_steps") else 0, args.finetune_steps,
-            args.patch_size, args.batch_size, args.eval_patch, args.eval_count,
-            recipe_tag(pre_cfg) if pre_cfg is not None else None)
+    steps = args.pretrain_steps if spec.get("pretrain") or spec.get("extra_steps") else 0
+    tag = recipe_tag(pre_cfg) if pre_cfg is not None else None
+    if spec.get("asset"):
+        _, steps, tag = shipped_init(spec)
+    return (arm, seed, steps, args.finetune_steps, args.patch_size, args.batch_size, args.eval_patch,
+            args.eval_count, tag)
 
 
 def _key_of(row: dict) -> tuple:
@@ -258,6 +244,13 @@ def run_one(arm: str, seed: int, args) -> dict:
         row.update(pretrain_steps=args.pretrain_steps, classifier_accuracy=acc["acc"],
                    classifier_accuracy_per_type={k.split("/", 1)[1]: v for k, v in acc.items() if "/" in k},
                    pretrain_overrides=pretrain_overrides(arm, seed, args))
+    if spec.get("asset"):
+        init, steps, row["recipe"] = shipped_init(spec)
+        bundle = load_bundle(init)
+        acc = evaluate(DcptObjective(), {"net": bundle.net, "classifier": bundle.classifier},
+                       make_config(f"demo-pretrain-{spec['objective']}.yaml", []), args)
+        row.update(pretrain_steps=steps, classifier_accuracy=acc["acc"],
+                   classifier_accuracy_per_type={k.split("/", 1)[1]: v for k, v in acc.items() if "/" in k})
     if spec.get("identity_init"):
         init = identity_init(fine_cfg, seed, work)
     t1 = time.perf_counter()

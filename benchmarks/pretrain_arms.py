@@ -47,8 +47,9 @@ ARMS: Dict[str, dict] = {
 
 # Fine-tuning learning rate and warm-up, each against scratch at the same setting: a pre-trained net
 # may want a gentler start than a random one, and scratch may be under-tuned at the default.
-FINE_ABLATIONS = {"lr-1e-4": ("optim.lr=1.0e-4",), "lr-1e-3": ("optim.lr=1.0e-3",),
-                  "warmup-200": ("optim.warmup_steps=200",)}
+FINE_ABLATIONS = {"lr-1e-4": ("optim.lr=1.0e-4",), "lr-1e-3": ("optim.lr=1.0e-3",), "lr-2e-3": ("optim.lr=2.0e-3",),
+                  "warmup-200": ("optim.warmup_steps=200",),
+                  "lr-1e-3-warmup-200": ("optim.lr=1.0e-3", "optim.warmup_steps=200")}
 for _objective, _asset in SHIPPED.items():
     ARMS[f"{_objective}-shipped"] = dict(pretrain=None, asset=_asset, objective=_objective)
 for _tag, _fine in FINE_ABLATIONS.items():

@@ -219,9 +219,20 @@ def identity_init(cfg, seed: int, work: Path) -> Path:
     return save_checkpoint(net, work / f"identity-init-s{seed}.safetensors")
 
 
+def classifier_scores(checkpoint: Path, pre_cfg, args) -> dict:
+    """Held-out accuracy of a pre-trained checkpoint's classifier, overall and per type."""
+    from dcpt.models.checkpoint import load_bundle
+    from dcpt.objectives import DcptObjective
+
+    bundle = load_bundle(checkpoint)
+    acc = evaluate(DcptObjective(), {"net": bundle.net, "classifier": bundle.classifier}, pre_cfg, args)
+    return {"classifier_accuracy": acc["acc"],
+            "classifier_accuracy_per_type": {k.split("/", 1)[1]: v for k, v in acc.items() if "/" in k}}
+
+
 def run_one(arm: str, seed: int, args) -> dict:
     from dcpt.models.checkpoint import load_bundle
-    from dcpt.objectives import DcptObjective, RestoreObjective
+    from dcpt.objectives import RestoreObjective
 
     spec = ARMS.get(arm, {})
     work = Path(args.work)
@@ -243,18 +254,12 @@ def run_one(arm: str, seed: int, args) -> dict:
         pre_cfg = pretrain_config(arm, seed, args)
         row["recipe"] = recipe_tag(pre_cfg)
         init = train(pre_cfg, work / f"pre-{spec['pretrain']}-s{seed}-{row['recipe']}", finetune=False)
-        bundle = load_bundle(init)
-        acc = evaluate(DcptObjective(), {"net": bundle.net, "classifier": bundle.classifier}, pre_cfg, args)
-        row.update(pretrain_steps=args.pretrain_steps, classifier_accuracy=acc["acc"],
-                   classifier_accuracy_per_type={k.split("/", 1)[1]: v for k, v in acc.items() if "/" in k},
+        row.update(pretrain_steps=args.pretrain_steps, **classifier_scores(init, pre_cfg, args),
                    pretrain_overrides=pretrain_overrides(arm, seed, args))
     if spec.get("asset"):
         init, steps, row["recipe"] = shipped_init(spec)
-        bundle = load_bundle(init)
-        acc = evaluate(DcptObjective(), {"net": bundle.net, "classifier": bundle.classifier},
-                       make_config(f"demo-pretrain-{spec['objective']}.yaml", []), args)
-        row.update(pretrain_steps=steps, classifier_accuracy=acc["acc"],
-                   classifier_accuracy_per_type={k.split("/", 1)[1]: v for k, v in acc.items() if "/" in k})
+        pre_cfg = make_config(f"demo-pretrain-{spec['objective']}.yaml", [])
+        row.update(pretrain_steps=steps, **classifier_scores(init, pre_cfg, args))
     if spec.get("identity_init"):
         init = identity_init(fine_cfg, seed, work)
     t1 = time.perf_counter()

@@ -43,6 +43,9 @@ ARMS: Dict[str, dict] = {
     "dcpt-lr-1e-4": dict(pretrain="dcpt", fine=("optim.lr=1.0e-4",), baseline="scratch-lr-1e-4"),
     "scratch-lr-1e-3": dict(pretrain=None, fine=("optim.lr=1.0e-3",), baseline="scratch-lr-1e-3"),
     "dcpt-lr-1e-3": dict(pretrain="dcpt", fine=("optim.lr=1.0e-3",), baseline="scratch-lr-1e-3"),
+    # fresh pre-training seeds at the tuned fine-tuning rate: do the shipped (seed 0) checkpoints' gains
+    # survive another pre-training seed?
+    "maskdcpt-lr-1e-3": dict(pretrain="maskdcpt", fine=("optim.lr=1.0e-3",), baseline="scratch-lr-1e-3"),
 }
 
 # Fine-tuning learning rate and warm-up, each against scratch at the same setting: a pre-trained net

@@ -47,6 +47,11 @@ ARMS: Dict[str, dict] = {
     # survive another pre-training seed?
     "maskdcpt-lr-1e-3": dict(pretrain="maskdcpt", fine=("optim.lr=1.0e-3",), baseline="scratch-lr-1e-3"),
 }
+# one pre-training seed under several fine-tuning seeds (`--seeds` then sets only the fine-tuning seed): is a
+# fresh seed's gain or loss a property of its checkpoint or of one fine-tuning run?
+for _objective in ("dcpt", "maskdcpt"):
+    for _pre_seed in (1, 2):
+        ARMS[f"{_objective}-pre{_pre_seed}-lr-1e-3"] = dict(ARMS[f"{_objective}-lr-1e-3"], pretrain_seed=_pre_seed)
 
 # Fine-tuning learning rate and warm-up, each against scratch at the same setting: a pre-trained net
 # may want a gentler start than a random one, and scratch may be under-tuned at the default.

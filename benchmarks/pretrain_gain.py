@@ -101,8 +101,15 @@ def recipe_tag(cfg) -> str:
     return hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
+def pretrain_seed(arm: str, seed: int) -> int:
+    """The pre-training seed of `arm` at fine-tuning seed `seed`: the same unless the arm pins one, which
+    separates the pre-training seed's share of the spread from the fine-tuning seed's."""
+    return ARMS.get(arm, {}).get("pretrain_seed", seed)
+
+
 def pretrain_overrides(arm: str, seed: int, args) -> List[str]:
-    return common_overrides(args.pretrain_steps, seed, args) + list(ARMS.get(arm, {}).get("pre", ()))
+    return (common_overrides(args.pretrain_steps, pretrain_seed(arm, seed), args)
+            + list(ARMS.get(arm, {}).get("pre", ())))
 
 
 def pretrain_config(arm: str, seed: int, args):
@@ -253,8 +260,9 @@ def run_one(arm: str, seed: int, args) -> dict:
     if spec["pretrain"]:
         pre_cfg = pretrain_config(arm, seed, args)
         row["recipe"] = recipe_tag(pre_cfg)
-        init = train(pre_cfg, work / f"pre-{spec['pretrain']}-s{seed}-{row['recipe']}", finetune=False)
-        row.update(pretrain_steps=args.pretrain_steps, **classifier_scores(init, pre_cfg, args),
+        pre_seed = pretrain_seed(arm, seed)
+        init = train(pre_cfg, work / f"pre-{spec['pretrain']}-s{pre_seed}-{row['recipe']}", finetune=False)
+        row.update(pretrain_steps=args.pretrain_steps, pretrain_seed=pre_seed, **classifier_scores(init, pre_cfg, args),
                    pretrain_overrides=pretrain_overrides(arm, seed, args))
     if spec.get("asset"):
         init, steps, row["recipe"] = shipped_init(spec)

@@ -58,3 +58,12 @@ def test_every_arm_with_a_baseline_names_a_known_arm(study):
         assert bool(spec.get("pretrain")) + bool(spec.get("asset")) <= 1, name
         if spec.get("asset"):
             assert (study.ASSETS / spec["asset"]).is_file(), name
+
+
+def test_a_pinned_pretrain_seed_shares_the_recipe_and_the_run(study):
+    args = study.parse_args(["--pretrain-steps", "40", "--finetune-steps", "20"])
+    pinned, free = study.pretrain_config("dcpt-pre1-lr-1e-3", 3, args), study.pretrain_config("dcpt-lr-1e-3", 1, args)
+    assert (pinned.train.seed, pinned.data.seed) == (1, 1)
+    # the same pre-training as dcpt-lr-1e-3 at seed 1, so it reuses that run's folder and checkpoint
+    assert study.recipe_tag(pinned) == study.recipe_tag(free)
+    assert study.pretrain_overrides("dcpt-pre1-lr-1e-3", 3, args) == study.pretrain_overrides("dcpt-lr-1e-3", 1, args)

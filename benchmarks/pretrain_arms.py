@@ -50,7 +50,7 @@ ARMS: Dict[str, dict] = {
 # one pre-training seed under several fine-tuning seeds (`--seeds` then sets only the fine-tuning seed): is a
 # fresh seed's gain or loss a property of its checkpoint or of one fine-tuning run?
 for _objective in ("dcpt", "maskdcpt"):
-    for _pre_seed in (1, 2):
+    for _pre_seed in (1, 2, 3, 4):
         ARMS[f"{_objective}-pre{_pre_seed}-lr-1e-3"] = dict(ARMS[f"{_objective}-lr-1e-3"], pretrain_seed=_pre_seed)
 
 # Fine-tuning learning rate and warm-up, each against scratch at the same setting: a pre-trained net

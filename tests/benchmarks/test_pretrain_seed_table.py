@@ -45,3 +45,18 @@ def test_a_pinned_arm_name_must_match_the_objective_and_suffix(seeds):
     assert seeds.pretrain_seed_of(row("maskdcpt-pre2-lr-1e-3", 0, 0), "maskdcpt", "lr-1e-3") == 2
     assert seeds.pretrain_seed_of(row("maskdcpt-pre2-lr-1e-3", 0, 0), "dcpt", "lr-1e-3") is None
     assert seeds.pretrain_seed_of(row("dcpt-pre2-lr-2e-3", 0, 0), "dcpt", "lr-1e-3") is None
+
+
+def test_per_type_gains_are_paired_by_fine_tuning_seed(seeds):
+    def typed(arm, seed, rain, haze, **extra):
+        return dict(arm=arm, seed=seed, finetune_steps=1200, psnr={"rain": rain, "haze": haze,
+                                                                   "average": (rain + haze) / 2}, **extra)
+
+    rows = [typed("scratch-lr-1e-3", 0, 20.0, 15.0), typed("scratch-lr-1e-3", 1, 22.0, 17.0),
+            typed("maskdcpt-shipped-lr-1e-3", 0, 21.0, 14.0), typed("maskdcpt-shipped-lr-1e-3", 1, 24.0, 17.0),
+            typed("maskdcpt-pre3-lr-1e-3", 1, 21.0, 18.0)]
+    table = seeds.per_type_table(rows, "lr-1e-3", 1200)
+    assert table.splitlines()[0] == "| objective | pre-training seed | rain | haze | average |"
+    assert cells_of(table, "maskdcpt", "0")[2:] == ["+1.50", "-0.50", "+0.50"]  # rain +1, +2; haze -1, 0
+    assert cells_of(table, "maskdcpt", "3")[2:] == ["-1.00", "+1.00", "+0.00"]
+    assert "| dcpt |" not in table

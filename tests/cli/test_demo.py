@@ -13,6 +13,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from dcpt.cli import main
 from dcpt.data.io import to_numpy
 from dcpt.demo import run as demo_run
+from dcpt.demo.report import verdict
 
 TYPES = ["gaussian_noise", "rain", "haze", "gaussian_blur", "low_light"]
 REPO = Path(__file__).resolve().parents[2]
@@ -113,3 +114,14 @@ def test_whole_image_set_degrades_each_test_photograph_whole():
     residual = (noisy.lq - noisy.gt)[noisy.gt.gt(0.2) & noisy.gt.lt(0.8)]  # away from clipping
     assert abs(float(residual.std()) * 255 - 30) < 1.5  # sigma 30 on the 0-255 scale
     assert not torch.equal(items[0].lq, items[1].lq)  # two draws, two noise seeds
+
+
+def test_the_verdict_names_each_gain_and_points_to_the_multi_seed_study():
+    def psnr(average):
+        return {"psnr": {"average": average}}
+
+    tables = {"input": psnr(18.0), "scratch": psnr(20.0), "dcpt": psnr(19.5), "maskdcpt": psnr(20.05)}
+    text = verdict(tables, {})
+    assert "DCPT init hurt (-0.50 dB" in text and "MaskDCPT init made no clear difference (+0.05 dB" in text
+    assert "not a measurement" in text and "docs/experiments.md" in text
+    assert "No net beats the degraded inputs" not in text

@@ -58,7 +58,9 @@ def verdict(tables: Dict[str, Dict], accuracy: Dict[str, float]) -> str:
     best = max(tables[n]["psnr"]["average"] for n in ROWS if n != "input")
     if best < tables["input"]["psnr"]["average"]:
         text += " No net beats the degraded inputs on average yet (fine-tuning is far from converged)."
-    return text + " One seed and a short CPU run: read this as an indication, not a measurement of the method."
+    return text + (" One seed and a short CPU run: read this as an indication, not a measurement of the method;"
+                   " `benchmarks/pretrain_gain.py` measures it over several pre-training and fine-tuning seeds"
+                   " (figures in the project's `docs/experiments.md`).")
 
 
 def markdown(result: Dict, tables: Dict[str, Dict], types: List[str]) -> str:

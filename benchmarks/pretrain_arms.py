@@ -53,6 +53,13 @@ for _objective in ("dcpt", "maskdcpt"):
     for _pre_seed in (1, 2, 3, 4):
         ARMS[f"{_objective}-pre{_pre_seed}-lr-1e-3"] = dict(ARMS[f"{_objective}-lr-1e-3"], pretrain_seed=_pre_seed)
 
+# Ablations at the tuned fine-tuning rate, one pre-training seed (0) under several fine-tuning seeds:
+# does MaskDCPT's gain need the classification at all (masked image modelling alone), and does DCPT's
+# classifier do better reading the encoder, as MaskDCPT's does, than the decoder?
+ARMS["maskdcpt-rec-only-lr-1e-3"] = dict(ARMS["maskdcpt-lr-1e-3"], pre=("objective.cls_weight=0",), pretrain_seed=0)
+ARMS["dcpt-taps-encoder-lr-1e-3"] = dict(ARMS["dcpt-lr-1e-3"], pre=("objective.classifier_taps=encoder",),
+                                         pretrain_seed=0)
+
 # Fine-tuning learning rate and warm-up, each against scratch at the same setting: a pre-trained net
 # may want a gentler start than a random one, and scratch may be under-tuned at the default.
 FINE_ABLATIONS = {"lr-1e-4": ("optim.lr=1.0e-4",), "lr-1e-3": ("optim.lr=1.0e-3",), "lr-2e-3": ("optim.lr=2.0e-3",),

@@ -57,6 +57,7 @@ for _objective in ("dcpt", "maskdcpt"):
 # does MaskDCPT's gain need the classification at all (masked image modelling alone), and does DCPT's
 # classifier do better reading the encoder, as MaskDCPT's does, than the decoder?
 ARMS["maskdcpt-rec-only-lr-1e-3"] = dict(ARMS["maskdcpt-lr-1e-3"], pre=("objective.cls_weight=0",), pretrain_seed=0)
+ARMS["maskdcpt-rec-only-pre1-lr-1e-3"] = dict(ARMS["maskdcpt-rec-only-lr-1e-3"], pretrain_seed=1)
 ARMS["dcpt-taps-encoder-lr-1e-3"] = dict(ARMS["dcpt-lr-1e-3"], pre=("objective.classifier_taps=encoder",),
                                          pretrain_seed=0)
 

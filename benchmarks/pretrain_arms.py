@@ -73,3 +73,14 @@ for _tag, _fine in FINE_ABLATIONS.items():
     for _objective, _asset in SHIPPED.items():
         ARMS[f"{_objective}-shipped-{_tag}"] = dict(pretrain=None, asset=_asset, objective=_objective, fine=_fine,
                                                      baseline=f"scratch-{_tag}")
+
+# MaskDCPT as released (issue 18): the mask kept through the decoder as in the release's mask
+# architectures, the reconstruction scored on visible pixels, the classifier on the decoder stages;
+# pre-training seeds 0-2, each under the fine-tuning seeds `--seeds` gives, at the tuned rate.
+RELEASE_MASKING = ("objective.mask_through=all", "objective.classifier_taps=decoder")
+for _pre_seed in (0, 1, 2):
+    ARMS[f"maskdcpt-release-pre{_pre_seed}-lr-1e-3"] = dict(ARMS["maskdcpt-lr-1e-3"], pre=RELEASE_MASKING,
+                                                           pretrain_seed=_pre_seed)
+    # the same without the classification loss: is the faithful variant's gain the masking's again?
+    ARMS[f"maskdcpt-release-rec-only-pre{_pre_seed}-lr-1e-3"] = dict(
+        ARMS[f"maskdcpt-release-pre{_pre_seed}-lr-1e-3"], pre=RELEASE_MASKING + ("objective.cls_weight=0",))

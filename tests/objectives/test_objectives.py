@@ -33,8 +33,8 @@ class TinyNet(nn.Module):
     def forward(self, x):
         return x + self.conv2(self.conv1(x))
 
-    def forward_masked(self, x, mask):
-        self.seen.append((x, mask))
+    def forward_masked(self, x, mask, through="all"):
+        self.seen.append((x, mask, through))
         f = self.conv1(x * mask)
         return x * mask + self.conv2(f), [f]
 
@@ -97,21 +97,51 @@ def test_maskdcpt_masks_with_its_own_seeded_generator():
     objective.generator.manual_seed(42)
     loss, logs = objective(batch, {"net": net, "classifier": cls})
     expected_mask = random_patch_mask(3, 8, 8, 4, 0.5, generator=torch.Generator().manual_seed(42))
-    x, mask = net.seen[0]
-    assert torch.equal(mask, expected_mask) and torch.equal(x, batch["lq"])
+    x, mask, through = net.seen[0]
+    assert torch.equal(mask, expected_mask) and torch.equal(x, batch["lq"]) and through == "all"
     assert torch.equal(mask.mean((1, 2, 3)), torch.full((3,), 0.5))
     y, (f,) = x * mask + net.conv2(net.conv1(x * mask)), [net.conv1(x * mask)]
     ce = _ce(cls.fc(f.mean((2, 3))), batch["label"])
-    l1 = (y - batch["gt"]).abs().mean().item()
+    # as released, the mask reaches the decoder: only visible pixels can be restored, only they are scored
+    err = np.abs(y.detach().numpy() - batch["gt"].numpy())
+    visible = np.broadcast_to(mask.numpy() == 1, err.shape)
+    l1 = float(err[visible].mean())
+    assert l1 != pytest.approx(float(err.mean()), rel=1e-3)
     assert loss.item() == pytest.approx(1.5 * ce + 0.5 * l1, rel=1e-5)
     assert logs["rec_loss"].item() == pytest.approx(l1, rel=1e-5)
+
+
+def test_maskdcpt_encoder_only_variant_scores_every_pixel():
+    net, cls, batch = TinyNet(), SpyClassifier(), _batch()
+    objective = MaskDcptObjective(mask_through="encoder")
+    objective.generator.manual_seed(42)
+    _, logs = objective(batch, {"net": net, "classifier": cls})
+    x, mask, through = net.seen[0]
+    y = x * mask + net.conv2(net.conv1(x * mask))
+    assert through == "encoder"
+    assert logs["rec_loss"].item() == pytest.approx(float(np.abs(y.detach().numpy() - batch["gt"].numpy()).mean()),
+                                                    rel=1e-5)
+    with pytest.raises(ConfigError, match="mask_through"):
+        MaskDcptObjective(mask_through="decoder")
+
+
+def test_maskdcpt_release_loss_ignores_the_target_at_masked_pixels():
+    net, cls, batch = TinyNet(), SpyClassifier(), _batch()
+    objective = MaskDcptObjective(rec_weight=1.0, cls_weight=0.0)
+    objective.generator.manual_seed(3)
+    loss, _ = objective(batch, {"net": net, "classifier": cls})
+    mask = net.seen[0][1]
+    changed = dict(batch, gt=batch["gt"] * mask + (1 - mask) * torch.rand_like(batch["gt"]))
+    objective.generator.manual_seed(3)
+    loss_changed, _ = objective(changed, {"net": net, "classifier": cls})
+    assert loss_changed.item() == pytest.approx(loss.item(), rel=1e-6)
 
 
 def test_maskdcpt_zero_mode_blanks_the_input_and_runs_dense():
     net, cls, batch = TinyNet(), SpyClassifier(), _batch()
     objective = MaskDcptObjective(mask_mode="zero", mask_patch=2, mask_ratio=0.25)
     objective(batch, {"net": net, "classifier": cls})
-    x, mask = net.seen[0]
+    x, mask, _ = net.seen[0]
     assert torch.equal(mask, torch.ones_like(mask))
     assert (x == 0).float().mean() >= 0.25 - 1e-6
 
@@ -176,14 +206,14 @@ def test_encoder_tap_classifier_reads_encoder_features_in_both_objectives():
     batch = {"lq": (gt * 0.5 + 0.2).clamp(0, 1), "gt": gt, "label": torch.tensor([0, 2, 1])}
     nets = {"net": net, "classifier": cls}
 
-    objective = MaskDcptObjective(mask_ratio=0.5)
+    objective = MaskDcptObjective(mask_ratio=0.5, mask_through="encoder")
     objective.generator.manual_seed(7)
     loss, logs = objective(batch, nets)
     mask = random_patch_mask(3, 32, 32, net.mask_patch_size, 0.5, generator=torch.Generator().manual_seed(7))
-    y, feats = net.forward_masked(batch["lq"], mask, taps="encoder")
+    y, feats = net.forward_masked(batch["lq"], mask, taps="encoder", through="encoder")
     expected = _ce(cls(feats), batch["label"]) + (y - gt).abs().mean().item()
     assert loss.item() == pytest.approx(expected, rel=1e-5)
-    _, decoder_feats = net.forward_masked(batch["lq"], mask)
+    _, decoder_feats = net.forward_masked(batch["lq"], mask, through="encoder")
     assert logs["cls_loss"].item() != pytest.approx(_ce(cls(decoder_feats), batch["label"]), rel=1e-3)
 
     loss, logs = DcptObjective(rec_weight=0.0)(batch, nets)

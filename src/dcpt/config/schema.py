@@ -79,7 +79,11 @@ class ObjectiveConfig:
     """What is optimised. `mask_patch` None means the network's own `mask_patch_size`; `focal_gamma`
     0 is plain cross-entropy, > 0 the focal loss both papers use against class imbalance.
     `classifier_taps`: which features of the net a new classifier reads, its ``decoder`` stages (DCPT)
-    or its ``encoder`` stages (MaskDCPT's classification decoder; NAFNet only)."""
+    or its ``encoder`` stages (NAFNet only; dcpt's earlier MaskDCPT variant). `mask_through`: how far
+    the mask reaches in MaskDCPT's sparse / token modes: ``all`` (the MaskDCPT release's mask
+    architectures: every block of encoder, middle and decoder; the reconstruction is scored on visible
+    pixels, the only ones the net can restore) or ``encoder`` (dcpt's earlier variant: sparse encoder,
+    dense decoder that fills the holes, scored on every pixel)."""
 
     name: Literal["dcpt", "maskdcpt", "restore"] = "dcpt"
     cls_weight: float = 1.0
@@ -88,6 +92,7 @@ class ObjectiveConfig:
     mask_ratio: float = 0.5
     mask_patch: Optional[int] = None
     mask_mode: Literal["sparse", "zero", "token"] = "sparse"
+    mask_through: Literal["all", "encoder"] = "all"
     classifier_taps: Literal["decoder", "encoder"] = "decoder"
     freq_weight: float = 0.0
 

@@ -19,5 +19,5 @@ def build_objective(cfg: ObjectiveConfig):
         return DcptObjective(cfg.cls_weight, cfg.rec_weight, cfg.focal_gamma)
     if cfg.name == "maskdcpt":
         return MaskDcptObjective(cfg.cls_weight, cfg.rec_weight, cfg.mask_ratio, cfg.mask_patch, cfg.mask_mode,
-                                 cfg.focal_gamma)
+                                 cfg.focal_gamma, cfg.mask_through)
     return RestoreObjective(cfg.freq_weight)

@@ -3,8 +3,14 @@
 Per step (one forward pass)::
 
     mask = random_patch_mask(ratio, patch)          # 1 = visible
-    y, features = net.forward_masked(lq, mask)
+    y, features = net.forward_masked(lq, mask, through=mask_through)
     loss = cls_weight * CE(classifier(features), label) + rec_weight * L1(y, gt)
+
+`mask_through` ``all`` (default) is the MaskDCPT release's mask architectures (`mask_*_arch.py`):
+the mask is kept through every block, decoder included, so nothing at a masked position depends on
+the image and the L1 is taken over visible pixels only (an L1 over masked pixels would only teach
+the biases the mean clean colour). ``encoder`` is dcpt's earlier variant: a sparse encoder, a dense
+decoder that fills the holes from context, and an L1 over every pixel.
 
 `mask_mode` picks how masked patches are kept out of the net: ``sparse`` and ``token`` use the net's
 own `forward_masked` (sparse SparK-style for NAFNet; zeros, or the learned ``mask_token`` when the
@@ -27,6 +33,7 @@ from ..models.masking import random_patch_mask
 from .dcpt import accuracy, classification_loss
 
 MASK_MODES = ("sparse", "zero", "token")
+MASK_THROUGH = ("all", "encoder")
 
 
 class MaskDcptObjective:
@@ -34,9 +41,13 @@ class MaskDcptObjective:
     find_unused_parameters = True
 
     def __init__(self, cls_weight: float = 1.0, rec_weight: float = 1.0, mask_ratio: float = 0.5,
-                 mask_patch: Optional[int] = None, mask_mode: str = "sparse", focal_gamma: float = 0.0):
+                 mask_patch: Optional[int] = None, mask_mode: str = "sparse", focal_gamma: float = 0.0,
+                 mask_through: str = "all"):
         if mask_mode not in MASK_MODES:
             raise ConfigError(f"mask_mode: expected one of {', '.join(MASK_MODES)}, got {mask_mode!r}")
+        if mask_through not in MASK_THROUGH:
+            raise ConfigError(f"mask_through: expected one of {', '.join(MASK_THROUGH)}, got {mask_through!r}")
+        self.mask_through = mask_through
         self.cls_weight = cls_weight
         self.rec_weight = rec_weight
         self.mask_ratio = mask_ratio
@@ -66,11 +77,13 @@ class MaskDcptObjective:
         kwargs = taps_kwargs(classifier_taps(classifier))
         if self.mask_mode == "zero":
             y, features = net.forward_masked(lq * mask, torch.ones_like(mask), **kwargs)
+            scored = None
         else:
-            y, features = net.forward_masked(lq, mask, **kwargs)
+            y, features = net.forward_masked(lq, mask, through=self.mask_through, **kwargs)
+            scored = mask if self.mask_through == "all" else None
         logits = classifier(features).float()
         cls_loss = classification_loss(logits, labels, self.focal_gamma)
-        rec_loss = F.l1_loss(y.float(), gt.float())
+        rec_loss = masked_l1(y.float(), gt.float(), scored)
         loss = self.cls_weight * cls_loss + self.rec_weight * rec_loss
         logs = {"cls_loss": cls_loss.detach(), "rec_loss": rec_loss.detach(), "acc": accuracy(logits.detach(), labels)}
         return loss, logs
@@ -80,3 +93,12 @@ class MaskDcptObjective:
         """Per image: 1.0 where the degradation of the *unmasked* `lq` is named correctly (how it is used)."""
         logits = nets["classifier"](classifier_features(nets["net"], nets["classifier"], batch["lq"]))
         return {"acc": (logits.argmax(dim=1) == batch["label"]).float()}
+
+
+def masked_l1(y: Tensor, target: Tensor, mask: Optional[Tensor]) -> Tensor:
+    """Mean absolute error over the positions where `mask` (`B x 1 x H x W`, 1 = scored) is 1, or
+    over every pixel when `mask` is None; the same scale as `F.l1_loss` either way."""
+    if mask is None:
+        return F.l1_loss(y, target)
+    mask = mask.to(y.dtype)
+    return ((y - target).abs() * mask).sum() / (mask.sum() * y.shape[1]).clamp_min(1.0)

@@ -1,4 +1,4 @@
-"""`dcpt evaluate`: PSNR / SSIM of a checkpoint on the papers' benchmarks or on any paired folders."""
+"""`dcpt evaluate`: PSNR / SSIM of a checkpoint (or of the inputs) on the papers' benchmarks or any paired folders."""
 
 from __future__ import annotations
 
@@ -6,39 +6,48 @@ import argparse
 
 from .restore import add_tiling_options
 
+PROTOCOL_NAMES = ("toolkit", "dcpt", "maskdcpt")
+
 EPILOG = """\
-Folders expected under DATA_ROOT (override any with --set NAME=DIR, NAME being a row name or the
-top folder, e.g. --set CBSD68=/data/bsd68):
-  CBSD68/                         clean images; noise (sigma 15/25/50) is added with a fixed seed
-  Rain100L/{rainy,norain}         SOTS/outdoor/{hazy,gt}
+Protocols (docs/protocols.md tabulates every convention and the folder each set is read from):
+  dcpt       the DCPT release's test pipeline (benchmark 5d)
+  maskdcpt   the MaskDCPT release's test pipeline (benchmarks 5d, 12d, mixed, dn)
+  toolkit    dcpt's own protocol (default; benchmarks 3d, 5d, 12d, and --pairs): per-file seeded,
+             clipped, floored noise; tiling allowed. Not the papers' numbers.
+
+5D folders under DATA_ROOT (every protocol):
+  Rain100L/{rainy,norain}  CBSD68/ (clean; noise is added)  SOTS/outdoor/{hazy,gt}
   GoPro/test/{input,groundtruth}  LOL/eval15/{low,high}
-  12d also: SIDD/val/{input,groundtruth}  DPDD/test/{inputC,target}  Snow100K/test/Snow100K-S/{synthetic,gt}
-            Moire/testset/{moire_RGB,gt_RGB}  RainDrop/test_a/{data,gt}
-            Mosaic_Urban100/{lq,gt}  GaussianBlur_Urban100/{lq,gt}  (pre-generated pairs)
-A missing data set is reported as a row of the table, not an error.
+The release protocols pair files of identical name (SOTS: hazy '0001_0.8_0.2.jpg' -> gt '0001.png');
+toolkit also accepts the usual download names and --set NAME=DIR overrides.
+A missing data set is a row of the table; nothing found at all is an error.
 """
 
 
 def add_parsers(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate",
-        help="PSNR / SSIM tables (Markdown, CSV, JSON) on the 3D / 5D / 12D benchmarks or paired folders",
-        description="Score a checkpoint with the official protocol (RGB, 0-255, no border crop).",
+        help="PSNR / SSIM tables (Markdown, CSV, JSON) with the DCPT / MaskDCPT release protocols or the toolkit's",
+        description="Score a checkpoint, or the degraded inputs (--model identity), on a benchmark table.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--ckpt", metavar="CKPT", help="checkpoint (dcpt .safetensors, or BasicSR .pth with --arch)")
-    model.add_argument("--identity", action="store_true",
-                       help="score the degraded inputs themselves (a baseline; needs no checkpoint)")
-    parser.add_argument("--arch", default=None, metavar="NAME", help="model name for a BasicSR .pth, e.g. nafnet-5d")
+    model.add_argument("--model", metavar="NAME",
+                       help="'identity': output = input, the 'Input' row of the papers (needs no checkpoint)")
+    model.add_argument("--identity", action="store_true", help="same as --model identity")
+    parser.add_argument("--arch", default=None, metavar="NAME", help="model preset for a BasicSR .pth, e.g. nafnet-5d")
     parser.add_argument("--device", default="auto", metavar="DEVICE", help="cpu, cuda, cuda:N or auto (default)")
-    parser.add_argument("--benchmark", choices=("3d", "5d", "12d"), default=None, help="a table of the papers")
+    parser.add_argument("--protocol", default="toolkit", metavar="NAME",
+                        help="dcpt, maskdcpt (the releases' test pipelines) or toolkit (default)")
+    parser.add_argument("--benchmark", default=None, metavar="NAME",
+                        help="a table: 5d (dcpt); 5d, 12d, mixed, dn (maskdcpt); 3d, 5d, 12d (toolkit)")
     parser.add_argument("--data-root", metavar="DIR", default=None, help="folder holding the benchmark data sets")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=DIR",
-                        help="use DIR for the benchmark data set NAME (repeatable)")
+                        help="toolkit only: use DIR for the benchmark data set NAME (repeatable)")
     parser.add_argument("--pairs", nargs="+", default=[], metavar="NAME=DIR",
-                        help="paired folders of any standard layout, e.g. mine=/data/pairs (with lq/ and gt/)")
+                        help="toolkit only: paired folders of any standard layout, e.g. mine=/data/pairs")
     parser.add_argument("--out", metavar="DIR", default=None, help="write results.csv and results.json here")
     parser.add_argument("--save-images", metavar="DIR", default=None, help="write the restored images here")
     add_tiling_options(parser)
@@ -46,33 +55,71 @@ def add_parsers(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _check_args(args: argparse.Namespace) -> None:
     from ..errors import DcptError
-    from ..infer.benchmarks import benchmark_sets, pair_sets, parse_assignments
-    from ..infer.evaluate import evaluate_sets, markdown_table, write_reports
 
-    if not args.benchmark and not args.pairs:
-        raise DcptError("nothing to evaluate: give --benchmark 3d|5d|12d with --data-root, or --pairs NAME=DIR")
+    if args.protocol not in PROTOCOL_NAMES:
+        raise DcptError(f"unknown protocol {args.protocol!r}; expected one of {', '.join(PROTOCOL_NAMES)}")
+    if args.model is not None and args.model != "identity":
+        raise DcptError(f"--model accepts only 'identity'; give a network as --ckpt CKPT [--arch PRESET]")
     if args.benchmark and not args.data_root:
         raise DcptError(f"--benchmark {args.benchmark} needs --data-root DIR (the folder holding CBSD68/, Rain100L/...)")
-    if args.overrides and not args.benchmark:
-        raise DcptError("--set only applies to --benchmark data sets")
+    if args.protocol == "toolkit":
+        if not args.benchmark and not args.pairs:
+            raise DcptError("nothing to evaluate: give --benchmark NAME with --data-root, or --pairs NAME=DIR")
+        if args.overrides and not args.benchmark:
+            raise DcptError("--set only applies to --benchmark data sets")
+        return
+    if not args.benchmark:
+        raise DcptError(f"--protocol {args.protocol} needs --benchmark NAME and --data-root DIR")
+    for flag, given in (("--pairs", args.pairs), ("--set", args.overrides), ("--tile", args.tile), ("--tlc", args.tlc)):
+        if given:
+            raise DcptError(f"{flag} is not part of the {args.protocol} release's test pipeline (whole images, "
+                            f"fixed folders); use it with --protocol toolkit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..infer.evaluate import markdown_table, require_scored, write_reports
+
+    _check_args(args)
+    identity = args.identity or args.model == "identity"
+    if args.protocol != "toolkit":
+        from ..infer.release_tables import release_table
+
+        release_table(args.protocol, args.benchmark.lower())  # unknown table: fail before loading a model
+    net = None
+    if not identity:
+        from ..infer.restore import load_model
+
+        net = load_model(args.ckpt, arch=args.arch, device=args.device, tlc=args.tlc)
+    if args.protocol == "toolkit":
+        results, conventions = _run_toolkit(net, args), {"protocol": "toolkit",
+                                                          "summary": "RGB, 8-bit rounded, 0-255 scale, no border crop"}
+    else:
+        from ..infer.protocols import describe, evaluate_release
+
+        benchmark = args.benchmark.lower()
+        results = evaluate_release(net, args.protocol, benchmark, args.data_root, save_dir=args.save_images,
+                                   show_progress=not args.quiet)
+        conventions = describe(args.protocol, benchmark, net)
+    print(markdown_table(results))
+    if args.out:
+        meta = {"ckpt": args.ckpt, "arch": args.arch, "identity": identity, "benchmark": args.benchmark,
+                "data_root": args.data_root, "tile": args.tile, "overlap": args.overlap, "tlc": args.tlc,
+                **conventions}
+        paths = write_reports(results, args.out, meta)
+        print(f"wrote {paths['csv']} and {paths['json']}")
+    require_scored(results, f"--protocol {args.protocol}" + (f" --benchmark {args.benchmark}" if args.benchmark else ""))
+    return 0
+
+
+def _run_toolkit(net, args: argparse.Namespace):
+    from ..infer.benchmarks import benchmark_sets, pair_sets, parse_assignments
+    from ..infer.evaluate import evaluate_sets
+
     sets = []
     if args.benchmark:
         sets += benchmark_sets(args.benchmark, args.data_root, parse_assignments(args.overrides, "--set"))
     sets += pair_sets(args.pairs)
-    net = None
-    if not args.identity:
-        from ..infer.restore import load_model
-
-        net = load_model(args.ckpt, arch=args.arch, device=args.device, tlc=args.tlc)
-    results = evaluate_sets(net, sets, tile=args.tile, overlap=args.overlap, batch=args.tile_batch,
-                            save_dir=args.save_images, show_progress=not args.quiet)
-    print(markdown_table(results))
-    if args.out:
-        meta = {"ckpt": args.ckpt, "arch": args.arch, "identity": args.identity, "benchmark": args.benchmark,
-                "tile": args.tile, "overlap": args.overlap, "tlc": args.tlc,
-                "protocol": "RGB, 8-bit rounded, 0-255 scale, no border crop"}
-        paths = write_reports(results, args.out, meta)
-        print(f"wrote {paths['csv']} and {paths['json']}")
-    return 0
+    return evaluate_sets(net, sets, tile=args.tile, overlap=args.overlap, batch=args.tile_batch,
+                         save_dir=args.save_images, show_progress=not args.quiet)

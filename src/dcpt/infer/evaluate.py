@@ -1,10 +1,13 @@
-"""PSNR / SSIM tables over benchmark data sets, with the official protocol of the papers.
+"""PSNR / SSIM tables over benchmark data sets: the toolkit's own protocol (``--protocol toolkit``).
 
-Protocol (BasicSR as configured by DCPT / MaskDCPT): RGB, no border crop, no Y channel. The
-restored image is clamped to [0, 1] and rounded to 8 bits, as is the clean image, and both are scored
-on the 0-255 scale. The networks reflect-pad to their window multiple and crop back themselves, so
-any image size is evaluated whole (or tiled with `tile`, for memory). A data set's score is the mean
-over its images; the table's average is the mean over the data sets present.
+This is dcpt's protocol, not either paper's (those are `dcpt.infer.protocols`): noisy inputs are seeded
+per file name, clipped to [0, 255] and floored to integers (`NoisyCleanDataset`), images are decoded with
+Pillow, and large images may be tiled. Scoring: RGB, no border crop, no Y channel; the restored image is
+clamped to [0, 1] and rounded to 8 bits, as is the clean image, and both are scored on the 0-255 scale.
+The networks reflect-pad to their own padding multiple and crop back themselves, so any image size is
+evaluated whole (or tiled with `tile`, for memory). A data set's score is the mean over its images; the
+table's average is the mean over the data sets present. `SetResult`, `markdown_table`, `write_reports`
+and `require_scored` serve every protocol.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ class _JpegDataset:
 
 
 def score_pair(restored: torch.Tensor, gt: torch.Tensor) -> Dict[str, float]:
-    """PSNR (dB) and SSIM of two ``3 x H x W`` images after rounding both to 8 bits (official protocol)."""
+    """PSNR (dB) and SSIM of two ``3 x H x W`` images after rounding both to 8 bits (toolkit protocol)."""
     from ..data.io import to_numpy
     from ..metrics import psnr, ssim
 
@@ -170,6 +173,16 @@ def average(results: Sequence[SetResult]) -> Optional[Dict[str, float]]:
     if not done:
         return None
     return {key: sum(getattr(r, key) for r in done) / len(done) for key in ("psnr", "ssim")}
+
+
+def require_scored(results: Sequence[SetResult], what: str) -> None:
+    """One-line DcptError when no data set was scored, naming where the first few were sought: a table
+    of nothing but "missing" rows is a wrong path, not a result."""
+    if any(r.status == "ok" for r in results):
+        return
+    shown = "; ".join(f"{r.name}: {r.label()}" for r in results[:3])
+    more = f"; and {len(results) - 3} more" if len(results) > 3 else ""
+    raise DcptError(f"nothing was scored for {what}: {shown}{more}")
 
 
 def markdown_table(results: Sequence[SetResult]) -> str:

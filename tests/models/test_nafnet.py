@@ -1,15 +1,24 @@
-"""NAFNet: official parameter layout, sizes, sparse masking, TLC."""
+"""NAFNet: the three official parameter layouts, sizes, both masked forwards, TLC.
+
+The releases' own outputs are checked in test_release_nafnet.py; these tests check the properties."""
+
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+import dcpt
+
 from dcpt.errors import ConfigError, DcptError
 from dcpt.models import create_model
+from dcpt.models.checkpoint import load_bundle
+from dcpt.models.import_basicsr import infer_nafnet_config
 from dcpt.models.layers import LayerNorm2d, LocalAvgPool2d
 from dcpt.models.masking import random_patch_mask, resize_mask
-from dcpt.models.nafnet import NAFBlock, local_pooling
+from dcpt.models.nafnet import NAMINGS, NAFBlock, local_pooling
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -27,17 +36,30 @@ BLOCK_KEYS = [
 ]
 
 
-def official_keys(enc, middle, dec):
-    """Parameter names of megvii-research/NAFNet's NAFNet_arch.py, written out from its layout."""
+def official_keys(enc, middle, dec, naming="megvii"):
+    """Parameter names of megvii-research/NAFNet's NAFNet_arch.py (``megvii``), of the DCPT
+    release's NAFNetBaseline (``dcpt``: decoder stages ``decoder{i}``) and of the MaskDCPT release's
+    (``maskdcpt``: every stage's blocks under ``blocks``), written out from their layouts."""
+    blocks = ".blocks" if naming == "maskdcpt" else ""
+    decoder = "decoders." if naming == "megvii" else "decoder"
     keys = {"intro.weight", "intro.bias", "ending.weight", "ending.bias"}
     for i, n in enumerate(enc):
-        keys |= {f"encoders.{i}.{j}.{k}" for j in range(n) for k in BLOCK_KEYS}
+        keys |= {f"encoders.{i}{blocks}.{j}.{k}" for j in range(n) for k in BLOCK_KEYS}
         keys |= {f"downs.{i}.weight", f"downs.{i}.bias"}
-    keys |= {f"middle_blks.{j}.{k}" for j in range(middle) for k in BLOCK_KEYS}
+    keys |= {f"middle_blks{blocks}.{j}.{k}" for j in range(middle) for k in BLOCK_KEYS}
     for i, n in enumerate(dec):
-        keys |= {f"decoders.{i}.{j}.{k}" for j in range(n) for k in BLOCK_KEYS}
+        keys |= {f"{decoder}{i}{blocks}.{j}.{k}" for j in range(n) for k in BLOCK_KEYS}
         keys.add(f"ups.{i}.0.weight")
     return keys
+
+
+def release_name(key, naming):
+    """A megvii parameter name in another release's naming."""
+    if naming != "megvii":
+        key = re.sub(r"^decoders\.(\d+)\.", r"decoder\1.", key)
+    if naming == "maskdcpt":
+        key = re.sub(r"^(encoders\.\d+|middle_blks|decoder\d+)\.", r"\1.blocks.", key)
+    return key
 
 
 def official_param_count(width, enc, middle, dec, img=3):
@@ -79,7 +101,7 @@ def test_nafnet_5d_matches_official_names_shapes_and_size():
     with torch.device("meta"):
         net = create_model("nafnet-5d")
     shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-    assert set(shapes) == official_keys((1, 1, 1, 28), 1, (1, 1, 1, 1))
+    assert set(shapes) == official_keys((1, 1, 1, 28), 1, (1, 1, 1, 1), naming="dcpt")
     assert shapes["intro.weight"] == (64, 3, 3, 3)
     assert shapes["ending.weight"] == (3, 64, 3, 3)
     assert shapes["downs.3.weight"] == (1024, 512, 2, 2)
@@ -87,7 +109,7 @@ def test_nafnet_5d_matches_official_names_shapes_and_size():
     assert shapes["encoders.3.27.conv2.weight"] == (1024, 1, 3, 3)
     assert shapes["encoders.3.27.sca.1.weight"] == (512, 512, 1, 1)
     assert shapes["middle_blks.0.norm1.weight"] == (1024,)
-    assert shapes["decoders.3.0.beta"] == (1, 64, 1, 1)
+    assert shapes["decoder3.0.beta"] == (1, 64, 1, 1)
     total = sum(p.numel() for p in net.parameters())
     assert total == official_param_count(64, (1, 1, 1, 28), 1, (1, 1, 1, 1)) == 67_888_835
     # NAFNet paper, Table (GoPro): width 32 -> 17.11 M, width 64 -> 67.89 M parameters
@@ -103,10 +125,50 @@ def test_presets_have_official_layout(name):
     with torch.device("meta"):
         net = create_model(name)
     cfg = net.arch_config
+    assert net.naming == "megvii"  # the layout of the shipped demo checkpoints
     assert set(net.state_dict()) == official_keys(cfg["enc_blk_nums"], cfg["middle_blk_num"], cfg["dec_blk_nums"])
     assert sum(p.numel() for p in net.parameters()) == official_param_count(
         cfg["width"], cfg["enc_blk_nums"], cfg["middle_blk_num"], cfg["dec_blk_nums"]
     )
+
+
+@pytest.mark.parametrize("naming", NAMINGS)
+def test_each_naming_has_its_release_layout_and_computes_the_same_function(naming):
+    config = dict(width=8, enc_blk_nums=(1, 2), middle_blk_num=1, dec_blk_nums=(2, 1))
+    reference = randomized(create_model("nafnet", **config)).eval()
+    net = create_model("nafnet", naming=naming, **config).eval()
+    assert set(net.state_dict()) == official_keys((1, 2), 1, (2, 1), naming=naming)
+    assert [len(stage) for stage in net.decoder_stages] == [2, 1]
+    net.load_state_dict({release_name(k, naming): v for k, v in reference.state_dict().items()}, strict=True)
+    x = torch.rand(1, 3, 20, 28)
+    mask = random_patch_mask(1, 20, 28, 4, 0.5, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(net(x), reference(x))
+        for through in ("all", "encoder"):
+            assert torch.equal(net.forward_masked(x, mask, through=through)[0],
+                               reference.forward_masked(x, mask, through=through)[0])
+    inferred = infer_nafnet_config(net.state_dict())
+    assert inferred == dict(img_channel=3, width=8, middle_blk_num=1, enc_blk_nums=(1, 2), dec_blk_nums=(2, 1),
+                            naming=naming, norm_eps=1e-5 if naming == "maskdcpt" else 1e-6)
+
+
+def test_bad_naming_patch_and_through_are_clear_errors():
+    with pytest.raises(ConfigError, match="naming: expected one of megvii, dcpt, maskdcpt"):
+        create_model("nafnet-tiny", naming="basicsr")
+    with pytest.raises(ConfigError, match="mask_patch_size must be a multiple of 2 \\*\\* levels = 16"):
+        create_model("nafnet-tiny", mask_patch_size=8)
+    net = create_model("nafnet-tiny")
+    with pytest.raises(DcptError, match="through must be one of all, encoder"):
+        net.forward_masked(torch.rand(1, 3, 16, 16), torch.ones(1, 1, 16, 16), through="decoder")
+
+
+@pytest.mark.parametrize("path", sorted((Path(dcpt.__file__).parent / "assets" / "demo").glob("*.safetensors")),
+                         ids=lambda p: p.name)
+def test_shipped_demo_checkpoints_still_load(path):
+    bundle = load_bundle(path)
+    assert bundle.net.naming == "megvii" and "naming" not in bundle.meta["arch_config"]
+    with torch.no_grad():
+        assert torch.isfinite(bundle.net.eval()(torch.rand(1, 3, 16, 16))).all()
 
 
 def test_mismatched_stage_counts_are_a_config_error():
@@ -144,17 +206,18 @@ def test_odd_size_equals_reflect_padded_run_cropped():
         torch.testing.assert_close(net(x), net(padded)[:, :, :37, :53])
 
 
-def test_features_are_decoder_outputs_full_resolution_first():
-    net = randomized(create_model("nafnet-tiny")).eval()
+@pytest.mark.parametrize("naming", ["megvii", "dcpt"])
+def test_features_are_decoder_outputs_full_resolution_first(naming):
+    net = randomized(create_model("nafnet-tiny", naming=naming)).eval()
     seen = []
-    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o)) for m in net.decoders]
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o)) for m in net.decoder_stages]
     x = torch.rand(1, 3, 32, 48)
     with torch.no_grad():
         feats = net.features(x)
     for h in hooks:
         h.remove()
     assert [tuple(f.shape) for f in feats] == [(1, 16, 32, 48), (1, 32, 16, 24), (1, 64, 8, 12), (1, 128, 4, 6)]
-    # what the official DCPT hooks on `decoders.i` collect, reversed (hook_outputs[::-1])
+    # what the official DCPT hooks on the decoder stages collect, reversed (hook_outputs[::-1])
     for f, hooked in zip(feats, seen[::-1]):
         assert torch.equal(f, hooked)
 
@@ -167,28 +230,76 @@ def masked_pair(seed=0, patch=16, size=(37, 53)):
     return x, other, mask
 
 
+@pytest.mark.parametrize("through", ["all", "encoder"])
 @pytest.mark.parametrize("patch", [16, 8])
-def test_masked_content_cannot_reach_visible_outputs_or_features(patch):
+def test_masked_content_cannot_reach_outputs_or_features(patch, through):
+    """Under both modes nothing depends on masked content, at visible *and* masked positions (a
+    patch of 8 is finer than the net's 16: "all" then counts a 16-patch visible only if wholly so)."""
     net = randomized(create_model("nafnet-tiny"))
     x, other, mask = masked_pair(patch=patch)
-    y1, f1 = net.forward_masked(x, mask)
-    y2, f2 = net.forward_masked(other, mask)
+    y1, f1 = net.forward_masked(x, mask, through=through)
+    y2, f2 = net.forward_masked(other, mask, through=through)
     assert torch.isfinite(y1).all()
     torch.testing.assert_close(y1, y2, rtol=0, atol=0)
     for a, b in zip(f1, f2):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_channel_attention_pools_over_visible_positions_only():
+def test_through_all_masked_positions_hold_constants_of_the_weights():
+    """Under "all" a masked position of any feature holds a value of the weights alone: the same for
+    every image (it still varies with the position's phase under the pixel-shuffle up-sampling);
+    `y` is `ending(features[0]) + masked input`."""
+    net = randomized(create_model("nafnet-tiny")).eval()
+    x, _, mask = masked_pair()
+    z = torch.rand_like(x)  # other images altogether, same masks
+    with torch.no_grad():
+        (y, fx), (_, fz) = net.forward_masked(x, mask), net.forward_masked(z, mask)
+        padded = F.pad(torch.cat([mask, 1 - (1 - mask[:1]) * (1 - mask[1:])]), (0, 11, 0, 11), mode="replicate")
+        for a, b in zip(fx, fz):
+            hidden = resize_mask(padded, a.shape[-2:]) == 0  # masked in image 0, image 1, both
+            assert hidden[2].any() and not torch.allclose(a, b)
+            torch.testing.assert_close(a * hidden[:2], b * hidden[:2], rtol=0, atol=1e-5)
+            torch.testing.assert_close(a[0] * hidden[2], a[1] * hidden[2], rtol=0, atol=1e-5)
+        torch.testing.assert_close(y, net.ending(fx[0])[:, :, :37, :53] + x * mask, rtol=0, atol=1e-6)
+
+
+def test_every_block_is_masked_under_all_with_the_patch_grid_repeated_to_its_scale():
+    net = randomized(create_model("nafnet-tiny"))
+    x, _, mask = masked_pair(size=(32, 48))
+    grid = mask[:, :, ::16, ::16]
+    seen = []
+
+    def hook(module, args, out):
+        assert len(args) == 3 and args[2] == "all" and out.shape[-2:] == args[1].shape[-2:]
+        r = out.shape[-2] // grid.shape[-2]
+        assert torch.equal(args[1], grid.repeat_interleave(r, 2).repeat_interleave(r, 3))
+        seen.append(float((out * (1 - args[1])).abs().max()))
+
+    hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, NAFBlock)]
+    with torch.no_grad():
+        net.forward_masked(x, mask)
+    for h in hooks:
+        h.remove()
+    assert len(seen) == sum(1 for m in net.modules() if isinstance(m, NAFBlock))
+    assert min(seen) > 0  # masked positions are not zeroed: they carry the block's constant
+
+
+@pytest.mark.parametrize("through", ["all", "encoder"])
+def test_channel_attention_pool(through):
+    """"encoder" averages visible positions only; "all" (the release) averages every position."""
     net = randomized(create_model("nafnet-tiny"))
     x, _, mask = masked_pair(size=(32, 48))
     block = net.encoders[0][0]
     inp = net.intro(x * mask) * mask
     pooled = []
     hook = block.sca[1].register_forward_pre_hook(lambda m, args: pooled.append(args[0]))
-    block(inp, mask)
+    block(inp, mask, through)
     hook.remove()
     with torch.no_grad():
+        if through == "all":
+            h = block.sg(block.conv2(block.conv1(block.norm1(inp) * mask)))
+            torch.testing.assert_close(pooled[0], h.mean((2, 3), keepdim=True), rtol=1e-5, atol=1e-6)
+            return
         h = block.sg(block.conv2(block.conv1(block.norm1(inp)) * mask))
         visible = mask[:, 0] > 0
         for b in range(2):
@@ -197,20 +308,19 @@ def test_channel_attention_pools_over_visible_positions_only():
             assert not torch.allclose(pooled[0][b, :, 0, 0], h[b].mean((1, 2)), rtol=1e-3)
 
 
-def test_encoder_is_sparse_and_decoder_fills_the_holes():
+def test_through_encoder_is_sparse_and_its_decoder_fills_the_holes():
     net = randomized(create_model("nafnet-tiny"))
     x, _, mask = masked_pair()
     checked = []
 
     def hook(module, args, out):
         if len(args) > 1:  # called with a mask: an encoder or middle block
-            block_mask = args[1]
-            checked.append(float((out * (1 - block_mask)).abs().max()))
-            assert out.shape[-2:] == block_mask.shape[-2:]
+            assert args[2] == "encoder" and out.shape[-2:] == args[1].shape[-2:]
+            checked.append(float((out * (1 - args[1])).abs().max()))
 
     hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, NAFBlock)]
     with torch.no_grad():
-        y, feats = net.forward_masked(x, mask)
+        y, feats = net.forward_masked(x, mask, through="encoder")
     for h in hooks:
         h.remove()
     sparse_blocks = sum(1 for stage in [*net.encoders, net.middle_blks] for _ in stage)
@@ -222,10 +332,11 @@ def test_encoder_is_sparse_and_decoder_fills_the_holes():
     assert float((y * (1 - mask)).abs().sum()) > 0
 
 
-def test_all_visible_mask_equals_plain_forward():
+@pytest.mark.parametrize("through", ["all", "encoder"])
+def test_all_visible_mask_equals_plain_forward(through):
     net = randomized(create_model("nafnet-tiny")).eval()
-    x = torch.rand(2, 3, 32, 32)
-    y, feats = net.forward_masked(x, torch.ones(2, 1, 32, 32, dtype=torch.bool))
+    x = torch.rand(2, 3, 37, 53)
+    y, feats = net.forward_masked(x, torch.ones(2, 1, 37, 53, dtype=torch.bool), through=through)
     torch.testing.assert_close(y, net(x), rtol=1e-5, atol=1e-5)
     for a, b in zip(feats, net.features(x)):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
@@ -253,7 +364,7 @@ def test_local_pooling_kernels_and_equivalence_at_training_size():
     # official TLC kernels: 1.5 x the training crop at each scale
     assert net.encoders[0][0].sca[0].kernel == (48, 48)
     assert net.middle_blks[0].sca[0].kernel == (3, 3)
-    assert net.decoders[0][0].sca[0].kernel == (6, 6)
+    assert net.decoder_stages[0][0].sca[0].kernel == (6, 6)
     torch.testing.assert_close(after[0], before[0])
     assert not torch.allclose(after[1], before[1])
     assert {k for k, _ in net.named_parameters()} == official_keys((1, 1, 1, 2), 1, (1, 1, 1, 1))

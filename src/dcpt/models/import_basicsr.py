@@ -3,7 +3,8 @@
 Always `torch.load(weights_only=True)`: a file that needs pickled code is refused. The state dict is
 `params_ema` if present, else `params`, else the file itself; a DataParallel `module.` prefix is
 stripped. The architecture must be named (a preset, or a family whose configuration is then inferred
-from the tensor shapes where an inferer is registered, as for NAFNet).
+from the tensor shapes where an inferer is registered, as for NAFNet, whose three released
+parameter namings are told apart by their keys).
 """
 
 from __future__ import annotations
@@ -72,26 +73,48 @@ def load_basicsr(path, arch: Optional[str], map_location="cpu") -> nn.Module:
     return net.to(map_location)
 
 
+NAFNET_STAGE_KEYS = {  # naming -> regexes of (encoder stage, block), (middle block), (decoder stage, block)
+    "megvii": (r"encoders\.(\d+)\.(\d+)\.", r"middle_blks\.(\d+)\.", r"decoders\.(\d+)\.(\d+)\."),
+    "dcpt": (r"encoders\.(\d+)\.(\d+)\.", r"middle_blks\.(\d+)\.", r"decoder(\d+)\.(\d+)\."),
+    "maskdcpt": (r"encoders\.(\d+)\.blocks\.(\d+)\.", r"middle_blks\.blocks\.(\d+)\.",
+                 r"decoder(\d+)\.blocks\.(\d+)\."),
+}
+
+
 def infer_nafnet_config(state: Dict[str, torch.Tensor]) -> Dict:
-    """NAFNet's constructor arguments from its parameter names and shapes."""
+    """NAFNet's constructor arguments from its parameter names and shapes.
+
+    The naming is read from the keys: ``decoders.i.j`` (megvii), ``decoder{i}.j`` (the DCPT release)
+    or ``encoders.i.blocks.j`` (the MaskDCPT release, whose LayerNorm uses eps 1e-5, which a state
+    dict cannot show: it is implied by the naming). `mask_patch_size` is left at its default.
+    """
     if "intro.weight" not in state:
         raise CheckpointError("not a NAFNet state dict: it has no intro.weight")
+    if any(re.match(NAFNET_STAGE_KEYS["maskdcpt"][0], k) for k in state):
+        naming = "maskdcpt"
+    elif any(re.match(NAFNET_STAGE_KEYS["dcpt"][2], k) for k in state):
+        naming = "dcpt"
+    else:
+        naming = "megvii"
+    enc_key, middle_key, dec_key = NAFNET_STAGE_KEYS[naming]
 
-    def count(stage: str) -> tuple:
+    def count(pattern: str) -> tuple:
         blocks = {}
         for key in state:
-            m = re.match(rf"{stage}\.(\d+)\.(\d+)\.", key)
+            m = re.match(pattern, key)
             if m:
                 blocks.setdefault(int(m.group(1)), set()).add(int(m.group(2)))
         return tuple(len(blocks.get(i, ())) for i in range(len(blocks)))
 
-    middle = {int(m.group(1)) for k in state for m in [re.match(r"middle_blks\.(\d+)\.", k)] if m}
+    middle = {int(m.group(1)) for k in state for m in [re.match(middle_key, k)] if m}
     return dict(
         img_channel=int(state["intro.weight"].shape[1]),
         width=int(state["intro.weight"].shape[0]),
         middle_blk_num=len(middle),
-        enc_blk_nums=count("encoders"),
-        dec_blk_nums=count("decoders"),
+        enc_blk_nums=count(enc_key),
+        dec_blk_nums=count(dec_key),
+        naming=naming,
+        norm_eps=1e-5 if naming == "maskdcpt" else 1e-6,
     )
 
 

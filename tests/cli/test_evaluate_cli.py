@@ -94,3 +94,60 @@ def test_user_errors_exit_2_with_one_line(tmp_path, data_root, ckpt, capsys, cas
         args = args[:3] + ["--pairs", "no-equals-sign"]
     assert main(args) == 2
     one_error_line(capsys)
+
+
+@pytest.fixture
+def release_root(tmp_path, rng):
+    """LOL pairs of identical names and clean CBSD68 images: scorable by both release protocols."""
+    root = tmp_path / "release"
+    for i in (1, 2):
+        gt = rng.integers(40, 200, (26, 35, 3), dtype=np.uint8)
+        _save(root / f"LOL/eval15/low/{i}.png", (gt // 4).astype(np.uint8))
+        _save(root / f"LOL/eval15/high/{i}.png", gt)
+        _save(root / f"CBSD68/{i}.png", gt)
+    return root
+
+
+@pytest.mark.parametrize("protocol,image_range,row", [("dcpt", 255.0, "LowLight"), ("maskdcpt", 1.0, "LowLight")])
+def test_release_protocols_identity_and_checkpoint(tmp_path, release_root, ckpt, capsys, protocol, image_range, row):
+    out = tmp_path / f"{protocol}-identity"
+    assert main(["evaluate", "--model", "identity", "--protocol", protocol, "--benchmark", "5d",
+                 "--data-root", str(release_root), "--out", str(out), "--quiet"]) == 0
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["meta"]["protocol"] == protocol and payload["meta"]["image_range"] == image_range
+    scored = {d["name"]: d for d in payload["datasets"] if d["status"] == "ok"}
+    assert sorted(scored) == sorted([row, "CBSD68"])
+    ref = np.mean([peak_signal_noise_ratio(np.asarray(Image.open(release_root / f"LOL/eval15/high/{i}.png")),
+                                           np.asarray(Image.open(release_root / f"LOL/eval15/low/{i}.png")),
+                                           data_range=255) for i in (1, 2)])
+    assert scored[row]["psnr"] == pytest.approx(ref, abs=1e-4)
+    net_out = tmp_path / f"{protocol}-net"
+    assert main(["evaluate", "--ckpt", str(ckpt), "--device", "cpu", "--protocol", protocol, "--benchmark", "5d",
+                 "--data-root", str(release_root), "--out", str(net_out), "--quiet"]) == 0
+    net_rows = {d["name"]: d for d in json.loads((net_out / "results.json").read_text())["datasets"]}
+    assert net_rows[row]["status"] == "ok" and net_rows[row]["psnr"] != pytest.approx(ref, abs=1e-3)
+    assert "| LowLight | 2 |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", ["protocol", "benchmark", "empty_root", "toolkit_empty_root", "mismatched",
+                                  "tile", "model", "pairs"])
+def test_release_protocol_errors_exit_2_with_one_line(tmp_path, data_root, release_root, capsys, case):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    base = ["evaluate", "--model", "identity", "--protocol", "dcpt", "--benchmark", "5d", "--quiet"]
+    extra = {
+        "protocol": ["--data-root", str(release_root), "--protocol", "basicsr"],
+        "benchmark": ["--data-root", str(release_root), "--benchmark", "12d"],
+        "empty_root": ["--data-root", str(empty)],
+        "toolkit_empty_root": ["--data-root", str(empty), "--protocol", "toolkit"],
+        "mismatched": ["--data-root", str(data_root)],  # Rain100L/rainy/rain-001.png vs norain/norain-001.png
+        "tile": ["--data-root", str(release_root), "--tile", "64"],
+        "model": ["--data-root", str(release_root), "--model", "nafnet"],
+        "pairs": ["--data-root", str(release_root), "--pairs", f"x={data_root / 'LOL/eval15'}"],
+    }[case]
+    assert main(base + extra) == 2
+    err = one_error_line(capsys)
+    expected = {"protocol": "unknown protocol", "benchmark": "no '12d' benchmark", "empty_root": "nothing was scored",
+                "toolkit_empty_root": "nothing was scored", "mismatched": "identical name", "tile": "--tile",
+                "model": "only 'identity'", "pairs": "--pairs"}[case]
+    assert expected in err, err

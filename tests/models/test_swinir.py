@@ -1,5 +1,6 @@
-"""SwinIR: upstream names/shapes/count, window attention vs a naive loop, shifted-window masks,
-any-size contract, masked pass, tolerant loading of upstream / MaskDCPT checkpoints."""
+"""SwinIR: upstream and release layouts (names, shapes, counts, same function), window attention vs a
+naive loop, shifted-window masks, any-size contract, both masked passes, tolerant upstream loading.
+Equality with the releases' own code: tests/models/test_release_swinir.py."""
 
 import math
 import re
@@ -7,8 +8,10 @@ import re
 import pytest
 import torch
 
+from dcpt.errors import DcptError
 from dcpt.models import create_model
-from dcpt.models.swinir import SwinTransformerBlock, WindowAttention, shifted_window_mask
+from dcpt.models.swinir import RGB_MEAN
+from dcpt.models.swinir_blocks import SwinTransformerBlock, WindowAttention, shifted_window_mask
 
 BLOCK_KEYS = ("norm1.weight", "norm1.bias", "attn.relative_position_bias_table", "attn.relative_position_index",
               "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias", "norm2.weight",
@@ -45,15 +48,60 @@ def tiny():
     return create_model("swinir-tiny").eval()
 
 
-def test_5d_matches_upstream_names_shapes_and_count():
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_family_defaults_match_upstream_names_shapes_and_count():
     with torch.device("meta"):
-        net = create_model("swinir-5d")
+        net = create_model("swinir")
     state = net.state_dict()
     assert {re.sub(r"\.\d+\.", ".#.", k) for k in state} == UPSTREAM_PATTERNS
     for key, shape in UPSTREAM_SHAPES.items():
         assert tuple(state[key].shape) == shape, key
     assert sum(p.numel() for p in net.parameters()) == upstream_count() == 11_504_163
     assert net.feature_channels == (180,) * 6 and net.mask_patch_size == 8
+
+
+@pytest.mark.parametrize("preset", ["swinir-5d", "swinir-maskdcpt-5d"])
+def test_5d_presets_use_the_release_layout(preset):
+    """Both releases: encode_layers.0-2 then decode_layers0-2, no relative position tables."""
+    with torch.device("meta"):
+        net = create_model(preset)
+    state = net.state_dict()
+    groups = {re.match(r"(encode_layers\.\d+|decode_layers\d+)\.", k).group(1) for k in state if "_layers" in k}
+    assert groups == {"encode_layers.0", "encode_layers.1", "encode_layers.2",
+                      "decode_layers0", "decode_layers1", "decode_layers2"}
+    assert not any("relative_position" in k or k.startswith("layers.") for k in state)
+    assert sum(p.numel() for p in net.parameters()) == upstream_count() - 36 * 225 * 6
+    assert net.feature_channels == (180,) * 6 and net.mask_patch_size == 8
+
+
+def test_both_layouts_are_one_network_run_in_the_same_order():
+    torch.manual_seed(0)
+    config = dict(depths=(2, 1, 1, 2), num_heads=(2,) * 4, relative_position_bias=False, shift_mask=False)
+    layers = create_model("swinir-tiny", **config).eval()
+    release = create_model("swinir-tiny", group_names="encode_decode", **config).eval()
+
+    def release_name(key):
+        m = re.match(r"layers\.(\d+)\.", key)
+        if not m:
+            return key
+        i = int(m.group(1))
+        return (f"encode_layers.{i}." if i < 2 else f"decode_layers{i - 2}.") + key[m.end():]
+
+    release.load_state_dict({release_name(k): v for k, v in layers.state_dict().items()}, strict=True)
+    x = torch.rand(1, 3, 16, 24)
+    torch.testing.assert_close(release(x), layers(x))
+
+
+def test_release_layout_needs_an_even_number_of_groups():
+    with pytest.raises(DcptError, match="even number"):
+        create_model("swinir-tiny", depths=(2, 2, 2), num_heads=(2, 2, 2), group_names="encode_decode")
 
 
 def test_window_attention_equals_naive_attention_on_one_window():
@@ -134,28 +182,45 @@ def test_upstream_state_dict_with_stored_masks_loads_strictly(tiny):
     torch.testing.assert_close(other(x), tiny(x))
 
 
-def test_maskdcpt_release_layout_loads_strictly():
-    torch.manual_seed(0)
-    source = create_model("swinir-tiny", depths=(2,) * 4, num_heads=(2,) * 4, relative_position_bias=False,
-                          shift_mask=False).eval()
-    renamed = {}
-    for key, value in source.state_dict().items():
-        group = re.match(r"layers\.(\d+)\.", key)
-        if group:
-            i = int(group.group(1))
-            new = f"encode_layers.{i}." if i < 2 else f"decode_layers{i - 2}."
-            key = new + key[group.end():]
-        renamed[key] = value
-    assert "decode_layers1.residual_group.blocks.0.attn.qkv.weight" in renamed
-    assert not any("relative_position" in k for k in renamed)
-    target = create_model("swinir-tiny", depths=(2,) * 4, num_heads=(2,) * 4, relative_position_bias=False,
-                          shift_mask=False).eval()
-    target.load_state_dict(renamed, strict=True)
-    x = torch.rand(1, 3, 16, 16)
-    torch.testing.assert_close(target(x), source(x))
+@pytest.mark.parametrize("through", ["all", "encoder"])
+def test_masked_content_reaches_neither_output_nor_features(tiny, through):
+    x = torch.rand(2, 3, 21, 30)
+    mask = torch.ones(2, 1, 21, 30)
+    mask[0, :, 8:16, 8:16] = 0
+    mask[1, :, :8, 16:] = 0
+    y, feats = tiny.forward_masked(x, mask, through=through)
+    y2, feats2 = tiny.forward_masked(torch.where(mask.bool(), x, torch.rand_like(x)), mask, through=through)
+    torch.testing.assert_close(y2, y)
+    for a, b in zip(feats, feats2):
+        torch.testing.assert_close(a, b)
+    zero_at_masked = all((f * (1 - mask)).abs().max() == 0 for f in feats)
+    assert zero_at_masked == (through == "all")
 
 
-@pytest.mark.parametrize("preset", ["swinir-5d", "swinir-maskdcpt-5d"])
+def test_masked_all_is_unshifted_and_not_residual(tiny):
+    """As MaskSwinIR: on an all-visible mask, "all" is the plain net on x + mean, minus its input."""
+    x = torch.rand(1, 3, 16, 24)
+    mean = torch.tensor(RGB_MEAN).view(1, 3, 1, 1)
+    y, feats = tiny.forward_masked(x, torch.ones(1, 1, 16, 24), through="all")
+    torch.testing.assert_close(y, tiny(x + mean) - (x + mean), atol=1e-5, rtol=0)
+    for a, b in zip(feats, tiny.features(x + mean)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_masked_encoder_on_an_all_visible_mask_is_the_plain_net(tiny):
+    x = torch.rand(1, 3, 13, 19)
+    y, feats = tiny.forward_masked(x, torch.ones(1, 1, 13, 19), through="encoder")
+    torch.testing.assert_close(y, tiny(x))
+    for a, b in zip(feats, tiny.features(x)):
+        torch.testing.assert_close(a, b)
+
+
+def test_masked_pass_rejects_an_unknown_through(tiny):
+    with pytest.raises(DcptError, match="through"):
+        tiny.forward_masked(torch.rand(1, 3, 8, 8), torch.ones(1, 1, 8, 8), through="decoder")
+
+
+@pytest.mark.parametrize("preset", ["swinir-5d", "swinir-maskdcpt-5d", "swinir-tiny"])
 def test_config_is_inferred_from_a_state_dict(preset):
     from dcpt.models.import_basicsr import CONFIG_INFERERS
 

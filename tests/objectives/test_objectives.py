@@ -222,3 +222,11 @@ def test_encoder_tap_classifier_reads_encoder_features_in_both_objectives():
         hits = DcptObjective().evaluate(batch, nets)["acc"]
         logits = cls(net.features(batch["lq"], taps="encoder"))
     assert torch.equal(hits, (logits.argmax(1) == batch["label"]).float())
+
+
+def test_maskdcpt_release_masking_refuses_a_patch_the_net_would_coarsen():
+    net = create_model("nafnet-tiny")  # 4 levels: a patch must cover whole 16-pixel cells
+    MaskDcptObjective(mask_patch=32).check_net(net)
+    MaskDcptObjective(mask_patch=8, mask_through="encoder").check_net(net)
+    with pytest.raises(ConfigError, match="multiple of the net's mask patch"):
+        MaskDcptObjective(mask_patch=8).check_net(net)

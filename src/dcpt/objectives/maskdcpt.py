@@ -64,6 +64,11 @@ class MaskDcptObjective:
             raise ConfigError(f"mask_mode 'token' needs a net built with a learned mask token "
                               f"(model.overrides.mask_token: true on restormer / swinir / promptir); "
                               f"{type(net).__name__} has none")
+        patch = getattr(net, "mask_patch_size", None)
+        if self.mask_through == "all" and self.mask_patch and patch and self.mask_patch % patch:
+            raise ConfigError(f"objective.mask_patch {self.mask_patch} is not a multiple of the net's mask patch "
+                              f"{patch}: with mask_through 'all' the net would hide more than the mask does, and "
+                              f"the loss would score pixels the net never saw")
 
     def make_mask(self, lq: Tensor, net) -> Tensor:
         patch = self.mask_patch or net.mask_patch_size

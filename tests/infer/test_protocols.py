@@ -162,7 +162,8 @@ def test_maskdcpt_12d_synthesises_jpeg_and_mosaic_rows(root):
 
 def test_mixed_table_and_saved_images(root, tmp_path):
     got = rows(evaluate_release(None, "maskdcpt", "mixed", root, save_dir=tmp_path / "saved", show_progress=False))
-    pairs = [(read_float(root / f"CDD/test/haze/{i}.png"), read_float(root / f"CDD/test/clear/{i}.png")) for i in range(3)]
+    pairs = [(read_float(root / f"CDD/test/haze/{i}.png"), read_float(root / f"CDD/test/clear/{i}.png"))
+             for i in range(3)]
     assert got["haze"].psnr == pytest.approx(psnr_float(pairs), abs=1e-5)
     assert sorted(p.name for p in (tmp_path / "saved/haze").iterdir()) == ["0.png", "1.png", "2.png"]
 

@@ -61,9 +61,10 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.protocol not in PROTOCOL_NAMES:
         raise DcptError(f"unknown protocol {args.protocol!r}; expected one of {', '.join(PROTOCOL_NAMES)}")
     if args.model is not None and args.model != "identity":
-        raise DcptError(f"--model accepts only 'identity'; give a network as --ckpt CKPT [--arch PRESET]")
+        raise DcptError("--model accepts only 'identity'; give a network as --ckpt CKPT [--arch PRESET]")
     if args.benchmark and not args.data_root:
-        raise DcptError(f"--benchmark {args.benchmark} needs --data-root DIR (the folder holding CBSD68/, Rain100L/...)")
+        raise DcptError(f"--benchmark {args.benchmark} needs --data-root DIR (the folder holding CBSD68/, "
+                        "Rain100L/...)")
     if args.protocol == "toolkit":
         if not args.benchmark and not args.pairs:
             raise DcptError("nothing to evaluate: give --benchmark NAME with --data-root, or --pairs NAME=DIR")
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
                 **conventions}
         paths = write_reports(results, args.out, meta)
         print(f"wrote {paths['csv']} and {paths['json']}")
-    require_scored(results, f"--protocol {args.protocol}" + (f" --benchmark {args.benchmark}" if args.benchmark else ""))
+    require_scored(results, f"--protocol {args.protocol} --benchmark {args.benchmark}" if args.benchmark else "--pairs")
     return 0
 
 

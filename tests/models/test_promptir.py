@@ -1,5 +1,7 @@
-"""PromptIR: upstream names/shapes/count, prompt block vs a direct formula, any-size contract,
-masked pass, tolerant loading (MaskDCPT names, checkpoints without the unused convs)."""
+"""PromptIR: upstream names/shapes/count (the class defaults), the releases' presets without the
+unused convs, prompt block vs a direct formula (masked too), any-size contract, config inference.
+
+The presets' exact release key lists and outputs are checked in test_release_restormer.py."""
 
 import re
 
@@ -10,6 +12,8 @@ import torch.nn.functional as F
 from dcpt.models import create_model
 from dcpt.models.promptir import PromptGenBlock
 
+UNUSED_LAYERS = ("chnl_reduce1", "chnl_reduce2", "chnl_reduce3",
+                 "reduce_noise_channel_1", "reduce_noise_channel_2", "reduce_noise_channel_3")
 BLOCK_KEYS = ("norm1.body.weight", "norm1.body.bias", "attn.temperature", "attn.qkv.weight",
               "attn.qkv_dwconv.weight", "attn.project_out.weight", "norm2.body.weight", "norm2.body.bias",
               "ffn.project_in.weight", "ffn.dwconv.weight", "ffn.project_out.weight")
@@ -54,13 +58,6 @@ def block_params(dim, heads):
     return 4 * dim + heads + 3 * dim * dim + 27 * dim + dim * dim + 2 * hidden * dim + 18 * hidden + hidden * dim
 
 
-def to_maskdcpt_names(key):
-    """The MaskDCPT release's spelling of an upstream key (stages as `.blocks.i`, plain LayerNorm, `conv`)."""
-    key = re.sub(r"^(\w+_level\d|latent|refinement)\.(\d+)\.", r"\1.blocks.\2.", key)
-    key = re.sub(r"(norm\d)\.body\.", r"\1.", key)
-    return re.sub(r"^((?:down|up)\d_\d)\.body\.0\.", r"\1.conv.", key)
-
-
 def upstream_count(d=48, prompts=(64, 128, 320), sizes=(64, 32, 16), length=5):
     """Parameters of upstream PromptIR(decoder=True), counted from its definition."""
     p1, p2, p3 = prompts
@@ -84,14 +81,35 @@ def tiny():
     return create_model("promptir-tiny").eval()
 
 
-def test_5d_matches_upstream_names_shapes_and_count():
+def test_class_defaults_are_upstream_names_shapes_and_count():
     with torch.device("meta"):
-        net = create_model("promptir-5d")
+        net = create_model("promptir")
     state = net.state_dict()
     assert {re.sub(r"\.\d+\.", ".#.", k) for k in state} == UPSTREAM_PATTERNS
     for key, shape in UPSTREAM_SHAPES.items():
         assert tuple(state[key].shape) == shape, key
     assert sum(p.numel() for p in net.parameters()) == upstream_count() == 35_592_263
+
+
+def test_dcpt_preset_is_upstream_without_the_unused_convs():
+    with torch.device("meta"):
+        upstream = create_model("promptir").state_dict()
+        dcpt = create_model("promptir-5d").state_dict()
+    unused = {k for k in upstream if k.split(".")[0] in UNUSED_LAYERS}
+    assert len(unused) == 6
+    assert {k: v.shape for k, v in dcpt.items()} == {k: v.shape for k, v in upstream.items() if k not in unused}
+
+
+def test_maskdcpt_preset_has_bias_everywhere_the_release_has():
+    with torch.device("meta"):
+        net = create_model("promptir-maskdcpt-5d")
+    state = net.state_dict()
+    assert net.arch_config["bias"] and net.arch_config["key_layout"] == "maskdcpt"
+    for key in ("output.bias", "reduce_chan_level3.bias", "reduce_noise_level1.bias",
+                "noise_level2.attn.qkv_dwconv.bias", "latent.blocks.7.ffn.project_out.bias"):
+        assert key in state, key
+    for key in ("patch_embed.proj.bias", "down1_2.conv.bias", "prompt1.conv3x3.bias"):
+        assert key not in state, key
 
 
 def test_prompt_block_is_a_softmax_weighted_mix_of_resized_prompts():
@@ -105,6 +123,10 @@ def test_prompt_block_is_a_softmax_weighted_mix_of_resized_prompts():
         resized = F.interpolate(mix[None], size=(7, 9), mode="bilinear", align_corners=False)
         expected.append(block.conv3x3(resized)[0])
     torch.testing.assert_close(block(x), torch.stack(expected))
+    mask = (torch.rand(2, 1, 7, 9) > 0.5).float()
+    unmasked_mix = F.interpolate(torch.einsum("bl,lchw->bchw", torch.softmax(block.linear_layer(x.mean((2, 3))), 1),
+                                              block.prompt_param[0]), size=(7, 9), mode="bilinear")
+    torch.testing.assert_close(block(x, mask), block.conv3x3(unmasked_mix * mask) * mask)
 
 
 def test_features_are_prompted_decoder_levels(tiny):
@@ -113,23 +135,11 @@ def test_features_are_prompted_decoder_levels(tiny):
     assert [tuple(f.shape[-2:]) for f in feats] == [(37, 53), (19, 27), (10, 14)]
 
 
-def test_checkpoint_in_maskdcpt_names_without_unused_convs_loads_strictly():
-    torch.manual_seed(0)
-    source = create_model("promptir-tiny").eval()
-    renamed = {to_maskdcpt_names(k): v for k, v in source.state_dict().items()}
-    assert "noise_level3.norm1.weight" in renamed and "latent.blocks.0.attn.qkv.weight" in renamed
-    target = create_model("promptir-tiny", unused_upstream_layers=True).eval()
-    target.load_state_dict(renamed, strict=True)
-    x = torch.rand(1, 3, 16, 24)
-    torch.testing.assert_close(target(x), source(x))
-
-
-@pytest.mark.parametrize("preset", ["promptir-5d", "promptir-tiny"])
+@pytest.mark.parametrize("preset", ["promptir", "promptir-5d", "promptir-maskdcpt-5d", "promptir-tiny"])
 def test_config_is_inferred_from_a_state_dict(preset):
     from dcpt.models.import_basicsr import CONFIG_INFERERS
 
     with torch.device("meta"):
         net = create_model(preset)
-    state = {to_maskdcpt_names(k): v for k, v in net.state_dict().items()}
-    config = CONFIG_INFERERS["promptir"](state)
+    config = CONFIG_INFERERS["promptir"](net.state_dict())
     assert {k: config[k] for k in net.arch_config} == net.arch_config

@@ -1,4 +1,7 @@
-"""Restormer: upstream names/shapes/count, any-size contract, masked pass, MaskDCPT key names."""
+"""Restormer: upstream names/shapes/count (the class defaults), the options the releases' presets
+set (eps, ReLU attention, key layouts), any-size contract, config inference.
+
+The presets' exact release key lists and outputs are checked in test_release_restormer.py."""
 
 import re
 
@@ -7,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from dcpt.errors import DcptError
-from dcpt.models import create_model
+from dcpt.models import build_arch, create_model
 from dcpt.models.transformer_blocks import MDTA, ChannelLayerNorm
 
 STAGES = ("encoder_level1", "encoder_level2", "encoder_level3", "latent",
@@ -53,15 +56,17 @@ def upstream_count(dim=48, blocks=(4, 6, 6, 8), refine=4, heads=(1, 2, 4, 8)):
     return total + 8 * dim * 4 * dim + 4 * dim * 2 * dim  # channel reductions
 
 
+
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
     return create_model("restormer-tiny").eval()
 
 
-def test_5d_matches_upstream_names_shapes_and_count():
+def test_class_defaults_are_upstream_names_shapes_and_count():
+    """An old dcpt checkpoint records only the options it set, so the defaults must stay upstream's."""
     with torch.device("meta"):
-        net = create_model("restormer-5d")
+        net = build_arch("restormer", dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8))
     state = net.state_dict()
     assert {re.sub(r"\.\d+\.", ".#.", k) for k in state} == UPSTREAM_PATTERNS
     for key, shape in UPSTREAM_SHAPES.items():
@@ -70,7 +75,18 @@ def test_5d_matches_upstream_names_shapes_and_count():
     assert count == upstream_count() == 26_126_644
 
 
-def test_channel_layernorm_matches_formula():
+def test_dcpt_preset_is_bias_free_relu_and_wrapped_in_body():
+    with torch.device("meta"):
+        net = create_model("restormer-5d")
+    assert {"layernorm_type": "BiasFree", "layernorm_eps": 1e-6, "attention": "relu",
+            "key_layout": "dcpt-restormer"}.items() <= net.arch_config.items()
+    assert "encoder_level1.body.3.norm1.body.weight" in net.state_dict()
+    blocks_and_widths = ((4, 48), (6, 96), (6, 192), (8, 384), (6, 192), (6, 96), (4, 96), (4, 96))
+    norm_biases = sum(2 * n * w for n, w in blocks_and_widths)  # two bias-free norms per block
+    assert sum(p.numel() for p in net.parameters()) == upstream_count() - norm_biases == 26_111_668
+
+
+def test_channel_layernorm_matches_formula_and_masks():
     x = torch.randn(2, 5, 3, 4)
     norm = ChannelLayerNorm(5)
     with torch.no_grad():
@@ -80,25 +96,30 @@ def test_channel_layernorm_matches_formula():
     var = ((x - mu) ** 2).mean(1, keepdim=True)
     expected = (x - mu) / torch.sqrt(var + 1e-5) * norm.weight.view(1, -1, 1, 1) + norm.bias.view(1, -1, 1, 1)
     torch.testing.assert_close(norm(x), expected)
-    bias_free = ChannelLayerNorm(5, bias=False)
-    torch.testing.assert_close(bias_free(x), x / torch.sqrt(var + 1e-5))
+    bias_free = ChannelLayerNorm(5, bias=False, eps=1e-6)
+    torch.testing.assert_close(bias_free(x), x / torch.sqrt(var + 1e-6))
+    mask = (torch.rand(2, 1, 3, 4) > 0.5).float()
+    torch.testing.assert_close(norm(x, mask), expected * mask)
 
 
-def test_mdta_matches_per_head_loop():
+@pytest.mark.parametrize("activation", ["softmax", "relu"])
+def test_mdta_matches_per_head_loop(activation):
     torch.manual_seed(1)
-    attn = MDTA(8, 2, bias=False)
+    attn = MDTA(8, 2, bias=False, activation=activation)
     with torch.no_grad():
         attn.temperature.uniform_(0.5, 2.0)
     x = torch.randn(1, 8, 5, 6)
-    q, k, v = attn.qkv_dwconv(attn.qkv(x)).flatten(2)[0].chunk(3, dim=0)
+    mask = (torch.rand(1, 1, 5, 6) > 0.4).float()
+    q, k, v = (attn.qkv_dwconv(attn.qkv(x)) * mask).flatten(2)[0].chunk(3, dim=0)
     heads = []
     for h in range(2):
         rows = slice(4 * h, 4 * h + 4)
         qh, kh = F.normalize(q[rows], dim=1), F.normalize(k[rows], dim=1)
-        weights = torch.softmax(qh @ kh.T * attn.temperature[h, 0, 0], dim=1)
+        scores = qh @ kh.T * attn.temperature[h, 0, 0]
+        weights = torch.softmax(scores, dim=1) if activation == "softmax" else scores.clamp_min(0)
         heads.append(weights @ v[rows])
     expected = attn.project_out(torch.cat(heads).view(1, 8, 5, 6))
-    torch.testing.assert_close(attn(x), expected)
+    torch.testing.assert_close(attn(x, mask), expected)
 
 
 def test_features_are_decoder_levels_full_resolution_first(tiny):
@@ -107,37 +128,49 @@ def test_features_are_decoder_levels_full_resolution_first(tiny):
     assert [tuple(f.shape[-2:]) for f in feats] == [(37, 53), (19, 27), (10, 14)]
 
 
-def test_default_adds_no_mask_token_and_bad_mask_is_a_dcpt_error(tiny):
+def test_default_adds_no_mask_token_and_bad_input_is_a_dcpt_error(tiny):
     assert not hasattr(tiny, "mask_token")
     with pytest.raises(DcptError, match="mask"):
         tiny.forward_masked(torch.rand(1, 3, 16, 16), torch.ones(1, 16, 16))
+    with pytest.raises(DcptError, match="through"):
+        tiny.forward_masked(torch.rand(1, 3, 16, 16), torch.ones(1, 1, 16, 16), through="decoder")
     with pytest.raises(DcptError, match="B x 3 x H x W"):
         tiny(torch.rand(3, 16, 16))
+    with pytest.raises(DcptError, match="key_layout"):
+        create_model("restormer-tiny", key_layout="basicsr")
 
 
-def to_maskdcpt_names(key):
-    """The MaskDCPT release's spelling of an upstream key (written from its restormer_arch.py)."""
-    key = re.sub(r"^(\w+_level\d|latent|refinement)\.(\d+)\.", r"\1.blocks.\2.", key)
+def to_layout(key, layout):
+    """An upstream key in another layout's spelling (written from the releases' arch files)."""
+    stage = r"^(\w+_level\d|latent|refinement)\.(\d+)\."
+    if layout == "dcpt-restormer":
+        return re.sub(stage, r"\1.body.\2.", key)
+    key = re.sub(stage, r"\1.blocks.\2.", key)
     key = re.sub(r"(norm\d)\.body\.", r"\1.", key)
     return re.sub(r"^((?:down|up)\d_\d)\.body\.0\.", r"\1.conv.", key)
 
 
-def test_maskdcpt_release_names_load_strictly(tiny):
-    renamed = {to_maskdcpt_names(k): v for k, v in tiny.state_dict().items()}
-    assert "encoder_level1.blocks.0.norm1.weight" in renamed and "down1_2.conv.weight" in renamed
-    other = create_model("restormer-tiny").eval()
+@pytest.mark.parametrize("layout", ["dcpt-restormer", "maskdcpt"])
+@pytest.mark.parametrize("preset", ["restormer-tiny", "promptir-tiny"])
+def test_key_layouts_only_rename(preset, layout):
+    torch.manual_seed(0)
+    upstream = create_model(preset).eval()
+    other = create_model(preset, key_layout=layout).eval()
+    renamed = {to_layout(k, layout): v for k, v in upstream.state_dict().items()}
     other.load_state_dict(renamed, strict=True)
     x = torch.rand(1, 3, 16, 24)
-    torch.testing.assert_close(other(x), tiny(x))
+    mask = torch.ones(1, 1, 16, 24)
+    mask[..., :8, 8:16] = 0
+    torch.testing.assert_close(other(x), upstream(x))
+    for a, b in zip(other.forward_masked(x, mask)[1], upstream.forward_masked(x, mask)[1]):
+        torch.testing.assert_close(a, b)
 
 
-def test_config_is_inferred_from_upstream_and_maskdcpt_state_dicts(tiny):
+@pytest.mark.parametrize("preset", ["restormer-5d", "restormer-maskdcpt-5d", "restormer-tiny"])
+def test_config_is_inferred_from_a_state_dict(preset):
     from dcpt.models.import_basicsr import CONFIG_INFERERS
 
     with torch.device("meta"):
-        net = create_model("restormer-5d")
+        net = create_model(preset)
     config = CONFIG_INFERERS["restormer"](net.state_dict())
     assert {k: config[k] for k in net.arch_config} == net.arch_config
-    renamed = {to_maskdcpt_names(k): v for k, v in tiny.state_dict().items()}
-    assert {k: CONFIG_INFERERS["restormer"](renamed)[k] for k in tiny.arch_config} == tiny.arch_config
-    torch.testing.assert_close(tiny.adapt_state_dict(renamed), tiny.state_dict())

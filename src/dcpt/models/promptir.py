@@ -5,17 +5,21 @@ prompt maps by a softmax over the level's globally pooled features, resizes the 
 (bilinear) and convolves it; a prompt-interaction Transformer block (``noise_level*``) runs on the
 concatenation and a 1x1 conv (``reduce_noise_level*``) brings the width back.
 
-Names, shapes and defaults follow va1shn9v/PromptIR `net/model.py` with ``decoder=True`` (35.59 M
-parameters), so its checkpoints and the DCPT / MaskDCPT PromptIR releases load strictly. Upstream
-also builds six 1x1 convs that its forward never uses (``chnl_reduce1..3``,
-``reduce_noise_channel_1..3``, 0.13 M parameters); they are kept only so that upstream checkpoints
-load (``unused_upstream_layers``, on for the upstream preset, off for the small one), and a
-checkpoint without them (the MaskDCPT naming) still loads strictly.
+The class defaults are va1shn9v/PromptIR `net/model.py` with ``decoder=True`` (35.59 M parameters).
+Upstream also builds six 1x1 convs that its forward never uses (``chnl_reduce1..3``,
+``reduce_noise_channel_1..3``, 0.13 M parameters); `unused_upstream_layers` keeps them so that
+upstream checkpoints load. The releases drop them:
+
+* ``promptir-5d``: the DCPT release (``basicsr/archs/promptir_arch.py``, class ``PromptIR``, test
+  config ``test_PromptIR_5d.yml``): upstream names and computation without the unused convs;
+* ``promptir-maskdcpt-5d``: the MaskDCPT release (its ``promptir_arch.py`` at test time,
+  ``mask_promptir_arch.py`` in pre-training, same tensors): stages ``<stage>.blocks.<i>``, plain
+  LayerNorms (``norm1.weight``), resizers ``…conv``, and ``bias=True`` (its class default).
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -23,26 +27,16 @@ from torch import Tensor, nn
 
 from ..errors import DcptError
 from .import_basicsr import register_config_inferer
+from .pyramid_net import PyramidTransformerNet, infer_pyramid_config
 from .registry import register_arch, register_model
-from .transformer_blocks import (
-    Downsample,
-    OverlapPatchEmbed,
-    PyramidTransformerNet,
-    TransformerBlock,
-    Upsample,
-    adapt_on_load,
-    infer_pyramid_config,
-    rename_maskdcpt_keys,
-    transformer_stage,
-)
-
-UNUSED_LAYERS = ("chnl_reduce1", "chnl_reduce2", "chnl_reduce3",
-                 "reduce_noise_channel_1", "reduce_noise_channel_2", "reduce_noise_channel_3")
+from .transformer_blocks import BlockConfig, OverlapPatchEmbed, masked_by
 
 
 class PromptGenBlock(nn.Module):
     """Input-conditioned prompt: softmax(linear(mean-pooled x)) weights over `prompt_len` learned
-    `prompt_dim` x `prompt_size` x `prompt_size` maps, bilinearly resized to x, then a 3x3 conv."""
+    `prompt_dim` x `prompt_size` x `prompt_size` maps, bilinearly resized to x, then a 3x3 conv.
+    Under a mask (MaskDCPT) the resized prompt and the conv output are masked; the pooling still
+    runs over every position, as in the release."""
 
     def __init__(self, prompt_dim: int, prompt_len: int, prompt_size: int, lin_dim: int):
         super().__init__()
@@ -50,11 +44,11 @@ class PromptGenBlock(nn.Module):
         self.linear_layer = nn.Linear(lin_dim, prompt_len)
         self.conv3x3 = nn.Conv2d(prompt_dim, prompt_dim, kernel_size=3, padding=1, bias=False)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         weights = F.softmax(self.linear_layer(x.mean(dim=(-2, -1))), dim=1)
         prompt = torch.einsum("bl,lchw->bchw", weights, self.prompt_param[0])
         prompt = F.interpolate(prompt, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return self.conv3x3(prompt)
+        return masked_by(self.conv3x3(masked_by(prompt, mask)), mask)
 
 
 class PromptIR(PyramidTransformerNet):
@@ -62,14 +56,15 @@ class PromptIR(PyramidTransformerNet):
     the level-3 and level-2 outputs. `prompt_dims` / `prompt_sizes` are listed from the finest
     prompt (``prompt1``, on the 2dim level) to the coarsest (``prompt3``, on the 8dim latent).
 
+    `key_layout`, `layernorm_type`: which release's names (see `dcpt.models.transformer_blocks`).
     `mask_token`: add a learned token (``mask_token``, dim values) for `forward_masked`; off by
-    default so that the parameter set equals upstream's.
+    default so that the parameter set equals the releases'.
     """
 
     def __init__(self, inp_channels: int = 3, out_channels: int = 3, dim: int = 48,
                  num_blocks: Sequence[int] = (4, 6, 6, 8), num_refinement_blocks: int = 4,
                  heads: Sequence[int] = (1, 2, 4, 8), ffn_expansion_factor: float = 2.66, bias: bool = False,
-                 layernorm_type: str = "WithBias", decoder: bool = True,
+                 layernorm_type: str = "WithBias", key_layout: str = "upstream", decoder: bool = True,
                  prompt_dims: Sequence[int] = (64, 128, 320), prompt_sizes: Sequence[int] = (64, 32, 16),
                  prompt_len: int = 5, unused_upstream_layers: bool = True, mask_token: bool = False):
         super().__init__()
@@ -81,12 +76,7 @@ class PromptIR(PyramidTransformerNet):
         self.in_channels = inp_channels
         self.feature_channels = (2 * dim, 2 * dim, 4 * dim)
         p1, p2, p3 = prompt_dims
-
-        def stage(width: int, level: int, depth: int) -> nn.Sequential:
-            return transformer_stage(width, heads[level], depth, ffn_expansion_factor, bias, layernorm_type)
-
-        def interaction(width: int) -> TransformerBlock:
-            return TransformerBlock(width, heads[2], ffn_expansion_factor, bias, layernorm_type)
+        cfg = BlockConfig(ffn_expansion_factor, bias, layernorm_type, key_layout=key_layout)
 
         self.patch_embed = OverlapPatchEmbed(inp_channels, dim)
         self.prompt1 = PromptGenBlock(p1, prompt_len, prompt_sizes[0], lin_dim=2 * dim)
@@ -100,67 +90,61 @@ class PromptIR(PyramidTransformerNet):
             self.reduce_noise_channel_2 = nn.Conv2d(2 * dim + p2, 2 * dim, kernel_size=1, bias=bias)
             self.reduce_noise_channel_3 = nn.Conv2d(4 * dim + 256, 4 * dim, kernel_size=1, bias=bias)
 
-        self.encoder_level1 = stage(dim, 0, num_blocks[0])
-        self.down1_2 = Downsample(dim)
-        self.encoder_level2 = stage(dim * 2, 1, num_blocks[1])
-        self.down2_3 = Downsample(dim * 2)
-        self.encoder_level3 = stage(dim * 4, 2, num_blocks[2])
-        self.down3_4 = Downsample(dim * 4)
-        self.latent = stage(dim * 8, 3, num_blocks[3])
+        self.encoder_level1 = cfg.stage(dim, heads[0], num_blocks[0])
+        self.down1_2 = cfg.resample(dim, "down")
+        self.encoder_level2 = cfg.stage(dim * 2, heads[1], num_blocks[1])
+        self.down2_3 = cfg.resample(dim * 2, "down")
+        self.encoder_level3 = cfg.stage(dim * 4, heads[2], num_blocks[2])
+        self.down3_4 = cfg.resample(dim * 4, "down")
+        self.latent = cfg.stage(dim * 8, heads[3], num_blocks[3])
 
-        self.noise_level3 = interaction(8 * dim + p3)
+        self.noise_level3 = cfg.block(8 * dim + p3, heads[2])
         self.reduce_noise_level3 = nn.Conv2d(8 * dim + p3, 4 * dim, kernel_size=1, bias=bias)
-        self.up4_3 = Upsample(4 * dim)
+        self.up4_3 = cfg.resample(4 * dim, "up")
         self.reduce_chan_level3 = nn.Conv2d(6 * dim, 4 * dim, kernel_size=1, bias=bias)
-        self.decoder_level3 = stage(dim * 4, 2, num_blocks[2])
+        self.decoder_level3 = cfg.stage(dim * 4, heads[2], num_blocks[2])
 
-        self.noise_level2 = interaction(4 * dim + p2)
+        self.noise_level2 = cfg.block(4 * dim + p2, heads[2])
         self.reduce_noise_level2 = nn.Conv2d(4 * dim + p2, 4 * dim, kernel_size=1, bias=bias)
-        self.up3_2 = Upsample(4 * dim)
+        self.up3_2 = cfg.resample(4 * dim, "up")
         self.reduce_chan_level2 = nn.Conv2d(4 * dim, 2 * dim, kernel_size=1, bias=bias)
-        self.decoder_level2 = stage(dim * 2, 1, num_blocks[1])
+        self.decoder_level2 = cfg.stage(dim * 2, heads[1], num_blocks[1])
 
-        self.noise_level1 = interaction(2 * dim + p1)
+        self.noise_level1 = cfg.block(2 * dim + p1, heads[2])
         self.reduce_noise_level1 = nn.Conv2d(2 * dim + p1, 2 * dim, kernel_size=1, bias=bias)
-        self.up2_1 = Upsample(2 * dim)
-        self.decoder_level1 = stage(dim * 2, 0, num_blocks[0])
+        self.up2_1 = cfg.resample(2 * dim, "up")
+        self.decoder_level1 = cfg.stage(dim * 2, heads[0], num_blocks[0])
 
-        self.refinement = stage(dim * 2, 0, num_refinement_blocks)
+        self.refinement = cfg.stage(dim * 2, heads[0], num_refinement_blocks)
         self.output = nn.Conv2d(dim * 2, out_channels, kernel_size=3, padding=1, bias=bias)
         if mask_token:
             self.mask_token = nn.Parameter(torch.zeros(dim))
-        self.register_load_state_dict_pre_hook(adapt_on_load)
 
     @staticmethod
-    def _prompted(x: Tensor, prompt: PromptGenBlock, interaction: nn.Module, reduce: nn.Conv2d) -> Tensor:
-        return reduce(interaction(torch.cat([x, prompt(x)], 1)))
+    def _prompted(x: Tensor, prompt: PromptGenBlock, interaction: nn.Module, reduce: nn.Conv2d,
+                  mask: Optional[Tensor]) -> Tensor:
+        return reduce(interaction(torch.cat([x, prompt(x, mask)], 1), mask))
 
-    def _trunk(self, embedded: Tensor) -> List[Tensor]:
-        enc1 = self.encoder_level1(embedded)
-        enc2 = self.encoder_level2(self.down1_2(enc1))
-        enc3 = self.encoder_level3(self.down2_3(enc2))
-        latent = self.latent(self.down3_4(enc3))
-        latent = self._prompted(latent, self.prompt3, self.noise_level3, self.reduce_noise_level3)
-        dec3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(latent), enc3], 1)))
-        dec3 = self._prompted(dec3, self.prompt2, self.noise_level2, self.reduce_noise_level2)
-        dec2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(dec3), enc2], 1)))
-        dec2 = self._prompted(dec2, self.prompt1, self.noise_level1, self.reduce_noise_level1)
-        dec1 = self.decoder_level1(torch.cat([self.up2_1(dec2), enc1], 1))
+    def _trunk(self, embedded: Tensor, masks: Optional[List[Tensor]] = None) -> List[Tensor]:
+        m = masks or [None] * 4
+        enc1 = self.encoder_level1(embedded, m[0])
+        enc2 = self.encoder_level2(self.down1_2(enc1, m[0]), m[1])
+        enc3 = self.encoder_level3(self.down2_3(enc2, m[1]), m[2])
+        latent = self.latent(self.down3_4(enc3, m[2]), m[3])
+        latent = self._prompted(latent, self.prompt3, self.noise_level3, self.reduce_noise_level3, m[3])
+        dec3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(latent, m[3]), enc3], 1)), m[2])
+        dec3 = self._prompted(dec3, self.prompt2, self.noise_level2, self.reduce_noise_level2, m[2])
+        dec2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(dec3, m[2]), enc2], 1)), m[1])
+        dec2 = self._prompted(dec2, self.prompt1, self.noise_level1, self.reduce_noise_level1, m[1])
+        dec1 = self.decoder_level1(torch.cat([self.up2_1(dec2, m[1]), enc1], 1), m[0])
         return [dec1, dec2, dec3]
 
-    def _reconstruct(self, full_res: Tensor, image: Tensor) -> Tensor:
-        return self.output(self.refinement(full_res)) + image
-
-    def _adapt_keys(self, state_dict: Dict[str, Tensor], prefix: str) -> None:
-        """MaskDCPT key names; checkpoints without the unused upstream convs keep ours (never read)."""
-        rename_maskdcpt_keys(state_dict, prefix)
-        for name, param in self.named_parameters():
-            if name.split(".")[0] in UNUSED_LAYERS:
-                state_dict.setdefault(prefix + name, param.detach())
+    def _reconstruct(self, full_res: Tensor, image: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        return self.output(self.refinement(full_res, mask)) + image
 
 
 def infer_promptir_config(state: Dict[str, Tensor]) -> Dict:
-    """PromptIR constructor arguments from parameter names and shapes (upstream or MaskDCPT naming)."""
+    """PromptIR constructor arguments from parameter names and shapes (any of the three layouts)."""
     prompts = [state.get(f"prompt{i}.prompt_param") for i in (1, 2, 3)]
     if any(p is None for p in prompts):
         raise DcptError("not a PromptIR state dict: prompt1..3.prompt_param are missing")
@@ -169,16 +153,22 @@ def infer_promptir_config(state: Dict[str, Tensor]) -> Dict:
                 unused_upstream_layers="chnl_reduce1.weight" in state)
 
 
-
-
 register_arch("promptir", PromptIR)
 register_config_inferer("promptir", infer_promptir_config)
 
 
 @register_model("promptir-5d", arch="promptir")
 def promptir_5d():
-    """Upstream defaults with the prompted decoder, as used by the DCPT / MaskDCPT 5-degradation PromptIR."""
-    return dict(dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8), decoder=True)
+    """The DCPT release's 5-degradation PromptIR (its promptir_arch.PromptIR, test_PromptIR_5d.yml)."""
+    return dict(dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8), decoder=True,
+                unused_upstream_layers=False)
+
+
+@register_model("promptir-maskdcpt-5d", arch="promptir")
+def promptir_maskdcpt_5d():
+    """The MaskDCPT release's 5-degradation PromptIR (promptir_arch.PromptIR, test_PromptIR_5d.yml)."""
+    return dict(dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8), decoder=True,
+                bias=True, key_layout="maskdcpt", unused_upstream_layers=False)
 
 
 @register_model("promptir-tiny", arch="promptir")

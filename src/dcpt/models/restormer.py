@@ -1,28 +1,29 @@
 """Restormer (Zamir et al., CVPR 2022): a 4-level U-Net of channel-attention Transformer blocks.
 
-Parameter names, shapes and defaults follow swz30/Restormer `restormer_arch.py` (26.13 M parameters
-at the defaults), so its checkpoints and the DCPT / MaskDCPT Restormer releases load strictly.
+The class defaults are swz30/Restormer's `restormer_arch.py` (26.13 M parameters). The releases
+differ from it and from each other in more than names, so their presets set, besides the layout of
+the keys, what they compute:
+
+* ``restormer-5d``: the DCPT release (``basicsr/archs/restormer_arch.py``, class ``Restormer``, test
+  config ``test_Restormer_5d.yml``): stages ``<stage>.body.<i>``, bias-free LayerNorm with eps
+  1e-6, and ReLU instead of softmax in the channel attention;
+* ``restormer-maskdcpt-5d``: the MaskDCPT release (its ``restormer_arch.py`` at test time,
+  ``mask_restormer_arch.py`` in pre-training, same tensors): stages ``<stage>.blocks.<i>``, a
+  plain LayerNorm with bias (eps 1e-5), softmax attention.
 """
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import DcptError
 from .import_basicsr import register_config_inferer
+from .pyramid_net import PyramidTransformerNet, infer_pyramid_config
 from .registry import register_arch, register_model
-from .transformer_blocks import (
-    Downsample,
-    OverlapPatchEmbed,
-    PyramidTransformerNet,
-    Upsample,
-    adapt_on_load,
-    infer_pyramid_config,
-    transformer_stage,
-)
+from .transformer_blocks import BlockConfig, OverlapPatchEmbed
 
 
 class Restormer(PyramidTransformerNet):
@@ -30,69 +31,87 @@ class Restormer(PyramidTransformerNet):
     full-resolution level stays at 2dim (concatenated skip, no channel reduction), then refinement
     blocks and a 3x3 conv predict the residual added to the input.
 
-    `mask_token`: add a learned token (``mask_token``, dim values) for `forward_masked`; off by
-    default so that the parameter set equals upstream's.
+    `key_layout`, `layernorm_type`, `layernorm_eps`, `attention`: which release's names and
+    computation (see `dcpt.models.transformer_blocks`). `mask_token`: add a learned token
+    (``mask_token``, dim values) for `forward_masked`; off by default so that the parameter set
+    equals the releases'.
     """
 
     def __init__(self, inp_channels: int = 3, out_channels: int = 3, dim: int = 48,
                  num_blocks: Sequence[int] = (4, 6, 6, 8), num_refinement_blocks: int = 4,
                  heads: Sequence[int] = (1, 2, 4, 8), ffn_expansion_factor: float = 2.66, bias: bool = False,
-                 layernorm_type: str = "WithBias", mask_token: bool = False):
+                 layernorm_type: str = "WithBias", layernorm_eps: float = 1e-5, attention: str = "softmax",
+                 key_layout: str = "upstream", mask_token: bool = False):
         super().__init__()
         if len(num_blocks) != 4 or len(heads) != 4:
             raise DcptError(f"num_blocks and heads need 4 entries (3 levels + latent), got {num_blocks}, {heads}")
         self.in_channels = inp_channels
         self.feature_channels = (2 * dim, 2 * dim, 4 * dim)
-
-        def stage(width: int, level: int, depth: int) -> nn.Sequential:
-            return transformer_stage(width, heads[level], depth, ffn_expansion_factor, bias, layernorm_type)
+        cfg = BlockConfig(ffn_expansion_factor, bias, layernorm_type, layernorm_eps, attention, key_layout)
 
         self.patch_embed = OverlapPatchEmbed(inp_channels, dim)
-        self.encoder_level1 = stage(dim, 0, num_blocks[0])
-        self.down1_2 = Downsample(dim)
-        self.encoder_level2 = stage(dim * 2, 1, num_blocks[1])
-        self.down2_3 = Downsample(dim * 2)
-        self.encoder_level3 = stage(dim * 4, 2, num_blocks[2])
-        self.down3_4 = Downsample(dim * 4)
-        self.latent = stage(dim * 8, 3, num_blocks[3])
+        self.encoder_level1 = cfg.stage(dim, heads[0], num_blocks[0])
+        self.down1_2 = cfg.resample(dim, "down")
+        self.encoder_level2 = cfg.stage(dim * 2, heads[1], num_blocks[1])
+        self.down2_3 = cfg.resample(dim * 2, "down")
+        self.encoder_level3 = cfg.stage(dim * 4, heads[2], num_blocks[2])
+        self.down3_4 = cfg.resample(dim * 4, "down")
+        self.latent = cfg.stage(dim * 8, heads[3], num_blocks[3])
 
-        self.up4_3 = Upsample(dim * 8)
+        self.up4_3 = cfg.resample(dim * 8, "up")
         self.reduce_chan_level3 = nn.Conv2d(dim * 8, dim * 4, kernel_size=1, bias=bias)
-        self.decoder_level3 = stage(dim * 4, 2, num_blocks[2])
-        self.up3_2 = Upsample(dim * 4)
+        self.decoder_level3 = cfg.stage(dim * 4, heads[2], num_blocks[2])
+        self.up3_2 = cfg.resample(dim * 4, "up")
         self.reduce_chan_level2 = nn.Conv2d(dim * 4, dim * 2, kernel_size=1, bias=bias)
-        self.decoder_level2 = stage(dim * 2, 1, num_blocks[1])
-        self.up2_1 = Upsample(dim * 2)
-        self.decoder_level1 = stage(dim * 2, 0, num_blocks[0])
+        self.decoder_level2 = cfg.stage(dim * 2, heads[1], num_blocks[1])
+        self.up2_1 = cfg.resample(dim * 2, "up")
+        self.decoder_level1 = cfg.stage(dim * 2, heads[0], num_blocks[0])
 
-        self.refinement = stage(dim * 2, 0, num_refinement_blocks)
+        self.refinement = cfg.stage(dim * 2, heads[0], num_refinement_blocks)
         self.output = nn.Conv2d(dim * 2, out_channels, kernel_size=3, padding=1, bias=bias)
         if mask_token:
             self.mask_token = nn.Parameter(torch.zeros(dim))
-        self.register_load_state_dict_pre_hook(adapt_on_load)
 
-    def _trunk(self, embedded: Tensor) -> List[Tensor]:
-        enc1 = self.encoder_level1(embedded)
-        enc2 = self.encoder_level2(self.down1_2(enc1))
-        enc3 = self.encoder_level3(self.down2_3(enc2))
-        latent = self.latent(self.down3_4(enc3))
-        dec3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(latent), enc3], 1)))
-        dec2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(dec3), enc2], 1)))
-        dec1 = self.decoder_level1(torch.cat([self.up2_1(dec2), enc1], 1))
+    def _trunk(self, embedded: Tensor, masks: Optional[List[Tensor]] = None) -> List[Tensor]:
+        m = masks or [None] * 4
+        enc1 = self.encoder_level1(embedded, m[0])
+        enc2 = self.encoder_level2(self.down1_2(enc1, m[0]), m[1])
+        enc3 = self.encoder_level3(self.down2_3(enc2, m[1]), m[2])
+        latent = self.latent(self.down3_4(enc3, m[2]), m[3])
+        dec3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(latent, m[3]), enc3], 1)), m[2])
+        dec2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(dec3, m[2]), enc2], 1)), m[1])
+        dec1 = self.decoder_level1(torch.cat([self.up2_1(dec2, m[1]), enc1], 1), m[0])
         return [dec1, dec2, dec3]
 
-    def _reconstruct(self, full_res: Tensor, image: Tensor) -> Tensor:
-        return self.output(self.refinement(full_res)) + image
+    def _reconstruct(self, full_res: Tensor, image: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        return self.output(self.refinement(full_res, mask)) + image
+
+
+def infer_restormer_config(state: Dict[str, Tensor]) -> Dict:
+    """Restormer arguments from a state dict. What names cannot show (norm eps, attention) is taken
+    from the release that uses the layout: ``<stage>.body.<i>`` is only the DCPT release's."""
+    config = infer_pyramid_config(state)
+    if config["key_layout"] == "dcpt-restormer":
+        config.update(layernorm_eps=1e-6, attention="relu")
+    return config
 
 
 register_arch("restormer", Restormer)
-register_config_inferer("restormer", infer_pyramid_config)
+register_config_inferer("restormer", infer_restormer_config)
 
 
 @register_model("restormer-5d", arch="restormer")
 def restormer_5d():
-    """Upstream defaults, as used by the DCPT / MaskDCPT 5-degradation Restormer."""
-    return dict(dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8))
+    """The DCPT release's 5-degradation Restormer (its restormer_arch.Restormer, test_Restormer_5d.yml)."""
+    return dict(dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8),
+                layernorm_type="BiasFree", layernorm_eps=1e-6, attention="relu", key_layout="dcpt-restormer")
+
+
+@register_model("restormer-maskdcpt-5d", arch="restormer")
+def restormer_maskdcpt_5d():
+    """The MaskDCPT release's 5-degradation Restormer (restormer_arch.Restormer, test_Restormer_5d.yml)."""
+    return dict(dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8),
+                layernorm_type="WithBias", key_layout="maskdcpt")
 
 
 @register_model("restormer-tiny", arch="restormer")

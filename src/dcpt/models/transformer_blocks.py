@@ -1,82 +1,99 @@
-"""Building blocks shared by Restormer and PromptIR, plus the padding and masking glue of the contract.
+"""Building blocks shared by Restormer and PromptIR, each able to run densely or under a MaskDCPT mask.
 
-Module and parameter names follow swz30/Restormer (`restormer_arch.py`), so released checkpoints
-load strictly: a block is ``norm1.body.{weight,bias}``, ``attn.{temperature,qkv,qkv_dwconv,
-project_out}``, ``norm2``, ``ffn.{project_in,dwconv,project_out}``; resizers are ``body.0``.
-The MaskDCPT release renames the same tensors (``norm1.weight``, ``encoder_level1.blocks.0``,
-``down1_2.conv``); `rename_maskdcpt_keys` maps those names back so both load into one class.
+Three releases spell the same tensors differently, and the *key layout* picks which spelling a net
+has, so that each release's checkpoint loads strictly under its own names (no renaming on load):
+
+* ``upstream`` (swz30/Restormer, va1shn9v/PromptIR, the DCPT release's ``promptir_arch.py``):
+  stages are ``<stage>.<i>``, norms ``norm1.body.weight``, resizers ``down1_2.body.0.weight``;
+* ``dcpt-restormer`` (the DCPT release's ``restormer_arch.py``): stages ``<stage>.body.<i>``;
+* ``maskdcpt`` (the MaskDCPT release): stages ``<stage>.blocks.<i>``, norms ``norm1.weight`` (a
+  plain LayerNorm), resizers ``down1_2.conv.weight``.
+
+Every block takes an optional `mask` (``B x 1 x h x w`` at the block's resolution, 1 = visible): the
+MaskDCPT release's ``mask_*_arch.py`` behaviour, where norms are zero at masked positions and the
+outputs of attention's q/k/v, the feed-forward, the resizers' convs and the prompts are multiplied by
+the mask, so that nothing at a masked position depends on the image.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Dict, List, Sequence
+from dataclasses import dataclass
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import DcptError
-from .layers import pad_to_multiple
-from .classifier import check_taps
-from .masking import apply_mask, check_mask
 
 LAYERNORM_TYPES = ("WithBias", "BiasFree")
+KEY_LAYOUTS = ("upstream", "dcpt-restormer", "maskdcpt")
+ATTENTIONS = ("softmax", "relu")
+
+
+def masked_by(x: Tensor, mask: Optional[Tensor]) -> Tensor:
+    return x if mask is None else x * mask
 
 
 class ChannelLayerNorm(nn.Module):
-    """LayerNorm over the channels of a B x C x H x W map (Restormer's 'WithBias' / 'BiasFree', eps 1e-5).
+    """LayerNorm over the channels of a B x C x H x W map (Restormer's 'WithBias' / 'BiasFree').
 
     'BiasFree' divides by the standard deviation without centring and has no bias, as in the paper.
+    `eps`: 1e-5 in PromptIR and MaskDCPT, 1e-6 in the DCPT release's Restormer. Under a mask the
+    output is zero at masked positions (the release normalises visible positions only; a per-pixel
+    norm gives those the same values).
     """
 
-    def __init__(self, dim: int, bias: bool = True):
+    def __init__(self, dim: int, bias: bool = True, eps: float = 1e-5):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(dim))
         self.bias = nn.Parameter(torch.zeros(dim)) if bias else None
+        self.eps = eps
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         x = x.permute(0, 2, 3, 1)
         if self.bias is not None:
-            y = F.layer_norm(x, x.shape[-1:], self.weight, self.bias, 1e-5)
+            y = F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
         else:
-            y = x * torch.rsqrt(x.var(-1, keepdim=True, unbiased=False) + 1e-5) * self.weight
-        return y.permute(0, 3, 1, 2)
+            y = x * torch.rsqrt(x.var(-1, keepdim=True, unbiased=False) + self.eps) * self.weight
+        return masked_by(y.permute(0, 3, 1, 2), mask)
 
 
-class LayerNorm(nn.Module):
-    """Holds the norm under ``body`` so that parameter names read ``norm1.body.weight`` as upstream."""
+class Wrapped(nn.Module):
+    """Holds one module under a release's attribute name (``body``, ``blocks``), so that its keys
+    read ``<name>.<...>``; calls go straight through."""
 
-    def __init__(self, dim: int, layernorm_type: str = "WithBias"):
+    def __init__(self, name: str, inner: nn.Module):
         super().__init__()
-        if layernorm_type not in LAYERNORM_TYPES:
-            raise DcptError(f"layernorm_type must be one of {LAYERNORM_TYPES}, got {layernorm_type!r}")
-        self.body = ChannelLayerNorm(dim, bias=layernorm_type == "WithBias")
+        self.inner_name = name
+        self.add_module(name, inner)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.body(x)
+    def forward(self, *args):
+        return getattr(self, self.inner_name)(*args)
 
 
 class MDTA(nn.Module):
     """Multi-Dconv-head Transposed Attention: attention across channels, linear in the pixel count.
 
     Queries and keys are L2-normalised over pixels; a learned per-head ``temperature`` scales them.
+    `activation` 'softmax' (the paper) or 'relu' (the DCPT release's Restormer: unnormalised weights).
     """
 
-    def __init__(self, dim: int, num_heads: int, bias: bool):
+    def __init__(self, dim: int, num_heads: int, bias: bool, activation: str = "softmax"):
         super().__init__()
         self.num_heads = num_heads
+        self.activation = activation
         self.temperature = nn.Parameter(torch.ones(num_heads, 1, 1))
         self.qkv = nn.Conv2d(dim, dim * 3, kernel_size=1, bias=bias)
         self.qkv_dwconv = nn.Conv2d(dim * 3, dim * 3, kernel_size=3, padding=1, groups=dim * 3, bias=bias)
         self.project_out = nn.Conv2d(dim, dim, kernel_size=1, bias=bias)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         b, c, h, w = x.shape
-        q, k, v = self.qkv_dwconv(self.qkv(x)).reshape(b, 3, self.num_heads, c // self.num_heads, h * w).unbind(1)
-        q = F.normalize(q, dim=-1)
-        k = F.normalize(k, dim=-1)
-        attn = ((q @ k.transpose(-2, -1)) * self.temperature).softmax(dim=-1)
+        qkv = masked_by(self.qkv_dwconv(self.qkv(x)), mask)
+        q, k, v = qkv.reshape(b, 3, self.num_heads, c // self.num_heads, h * w).unbind(1)
+        scores = (F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)) * self.temperature
+        attn = scores.softmax(dim=-1) if self.activation == "softmax" else F.relu(scores)
         return self.project_out((attn @ v).reshape(b, c, h, w))
 
 
@@ -90,31 +107,54 @@ class GDFN(nn.Module):
         self.dwconv = nn.Conv2d(hidden * 2, hidden * 2, kernel_size=3, padding=1, groups=hidden * 2, bias=bias)
         self.project_out = nn.Conv2d(hidden, dim, kernel_size=1, bias=bias)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         gate, value = self.dwconv(self.project_in(x)).chunk(2, dim=1)
-        return self.project_out(F.gelu(gate) * value)
+        return masked_by(self.project_out(F.gelu(gate) * value), mask)
 
 
 class TransformerBlock(nn.Module):
     """Pre-norm residual block: x + MDTA(LN(x)), then x + GDFN(LN(x))."""
 
-    def __init__(self, dim: int, num_heads: int, ffn_expansion_factor: float, bias: bool, layernorm_type: str):
+    def __init__(self, dim: int, num_heads: int, config: "BlockConfig"):
         super().__init__()
-        self.norm1 = LayerNorm(dim, layernorm_type)
-        self.attn = MDTA(dim, num_heads, bias)
-        self.norm2 = LayerNorm(dim, layernorm_type)
-        self.ffn = GDFN(dim, ffn_expansion_factor, bias)
+        self.norm1 = config.norm(dim)
+        self.attn = MDTA(dim, num_heads, config.bias, config.attention)
+        self.norm2 = config.norm(dim)
+        self.ffn = GDFN(dim, config.ffn_expansion_factor, config.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.ffn(self.norm2(x))
+    def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        x = x + self.attn(self.norm1(x, mask), mask)
+        return x + self.ffn(self.norm2(x, mask), mask)
 
 
-def transformer_stage(dim: int, num_heads: int, depth: int, ffn_expansion_factor: float, bias: bool,
-                      layernorm_type: str) -> nn.Sequential:
-    """`depth` TransformerBlocks in a Sequential (keys ``<stage>.<i>.…`` as upstream)."""
-    return nn.Sequential(*[TransformerBlock(dim, num_heads, ffn_expansion_factor, bias, layernorm_type)
-                           for _ in range(depth)])
+class Stage(nn.Sequential):
+    """TransformerBlocks in sequence, all under the same mask (keys ``<i>.…``)."""
+
+    def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        for block in self:
+            x = block(x, mask)
+        return x
+
+
+class Resample(nn.Module):
+    """A bias-free 3x3 conv, then pixel-(un)shuffle by 2: Restormer's Downsample (to C/2, then
+    unshuffle: 2C at half size) and Upsample (to 2C, then shuffle: C/2 at twice the size). Under a
+    mask the conv output is masked at the input's resolution, before the shuffle."""
+
+    def __init__(self, channels: int, direction: str, conv_name: str):
+        super().__init__()
+        down = direction == "down"
+        conv = nn.Conv2d(channels, channels // 2 if down else channels * 2, kernel_size=3, padding=1, bias=False)
+        shuffle = nn.PixelUnshuffle(2) if down else nn.PixelShuffle(2)
+        self.conv_name = conv_name
+        if conv_name == "conv":
+            self.conv, self.shuffle = conv, shuffle
+        else:
+            self.body = nn.Sequential(conv, shuffle)
+
+    def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        conv, shuffle = (self.conv, self.shuffle) if self.conv_name == "conv" else tuple(self.body)
+        return shuffle(masked_by(conv(x), mask))
 
 
 class OverlapPatchEmbed(nn.Module):
@@ -128,55 +168,39 @@ class OverlapPatchEmbed(nn.Module):
         return self.proj(x)
 
 
-class Downsample(nn.Module):
-    """Halve the resolution, double the channels: 3x3 conv to C/2, then pixel-unshuffle by 2."""
+@dataclass(frozen=True)
+class BlockConfig:
+    """What every Transformer block of one net shares; builds its blocks, stages and resizers under
+    the net's key layout (see the module docstring)."""
 
-    def __init__(self, channels: int):
-        super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(channels, channels // 2, kernel_size=3, padding=1, bias=False),
-                                  nn.PixelUnshuffle(2))
+    ffn_expansion_factor: float = 2.66
+    bias: bool = False
+    layernorm_type: str = "WithBias"
+    layernorm_eps: float = 1e-5
+    attention: str = "softmax"
+    key_layout: str = "upstream"
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.body(x)
+    def __post_init__(self):
+        for name, value, valid in (("layernorm_type", self.layernorm_type, LAYERNORM_TYPES),
+                                   ("key_layout", self.key_layout, KEY_LAYOUTS),
+                                   ("attention", self.attention, ATTENTIONS)):
+            if value not in valid:
+                raise DcptError(f"{name} must be one of {valid}, got {value!r}")
 
+    def norm(self, dim: int) -> nn.Module:
+        norm = ChannelLayerNorm(dim, bias=self.layernorm_type == "WithBias", eps=self.layernorm_eps)
+        return norm if self.key_layout == "maskdcpt" else Wrapped("body", norm)
 
-class Upsample(nn.Module):
-    """Double the resolution, halve the channels: 3x3 conv to 2C, then pixel-shuffle by 2."""
+    def block(self, dim: int, num_heads: int) -> TransformerBlock:
+        return TransformerBlock(dim, num_heads, self)
 
-    def __init__(self, channels: int):
-        super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(channels, channels * 2, kernel_size=3, padding=1, bias=False),
-                                  nn.PixelShuffle(2))
+    def stage(self, dim: int, num_heads: int, depth: int) -> nn.Module:
+        stage = Stage(*[self.block(dim, num_heads) for _ in range(depth)])
+        wrapper = {"upstream": None, "dcpt-restormer": "body", "maskdcpt": "blocks"}[self.key_layout]
+        return stage if wrapper is None else Wrapped(wrapper, stage)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.body(x)
-
-
-_MASKDCPT_RENAMES = (
-    (re.compile(r"\.blocks\.(\d+)\."), r".\1."),
-    (re.compile(r"(norm\d?)\.(weight|bias)$"), r"\1.body.\2"),
-    (re.compile(r"^((?:down|up)\d_\d)\.conv\."), r"\1.body.0."),
-)
-
-
-def rename_maskdcpt_keys(state_dict: Dict[str, Tensor], prefix: str = "") -> None:
-    """Rename, in place, MaskDCPT-release keys (under `prefix`) to the upstream Restormer names.
-
-    MaskDCPT keeps every tensor of Restormer / PromptIR but wraps stages as ``<stage>.blocks.<i>``,
-    uses ``nn.LayerNorm`` (``norm1.weight``) and names resizer convs ``conv``; upstream keys pass
-    through unchanged, so this is safe to run on any state dict.
-    """
-    for key in [k for k in state_dict if k.startswith(prefix)]:
-        new = key[len(prefix):]
-        for pattern, replacement in _MASKDCPT_RENAMES:
-            new = pattern.sub(replacement, new)
-        if prefix + new != key:
-            state_dict[prefix + new] = state_dict.pop(key)
-
-
-def crop_levels(features: Sequence[Tensor], height: int, width: int) -> List[Tensor]:
-    """Crop padded feature maps, level i at stride 2**i, back to the input's extent (ceil of H / stride)."""
-    return [feat[..., : -(-height // 2 ** i), : -(-width // 2 ** i)] for i, feat in enumerate(features)]
+    def resample(self, channels: int, direction: str) -> Resample:
+        return Resample(channels, direction, "conv" if self.key_layout == "maskdcpt" else "body")
 
 
 def check_image(x: Tensor, in_channels: int) -> None:
@@ -203,79 +227,3 @@ class AdaptsReleaseCheckpoints:
 def adapt_on_load(module: AdaptsReleaseCheckpoints, state_dict, prefix, *_) -> None:
     """Load-state-dict pre-hook calling the module's `_adapt_keys` on the keys under `prefix`."""
     module._adapt_keys(state_dict, prefix)
-
-
-class PyramidTransformerNet(AdaptsReleaseCheckpoints, nn.Module):
-    """The restoration-net contract for the Restormer-style U-Nets (Restormer, PromptIR).
-
-    A subclass builds ``patch_embed``, sets ``in_channels``, ``feature_channels`` and (optionally)
-    a ``mask_token`` parameter, and implements `_trunk` (embedded input -> decoder level outputs,
-    full resolution first) and `_reconstruct` (full-resolution decoder output + image -> output).
-    Inputs are reflect-padded to a multiple of `pad_multiple` (three 2x downsamplings) and cropped back.
-    """
-
-    pad_multiple = 8
-    mask_patch_size = 8
-    in_channels: int
-    feature_channels: tuple
-    feature_taps = ("decoder",)  # the classifier taps it can give (see dcpt.models.classifier)
-
-    def _trunk(self, embedded: Tensor) -> List[Tensor]:
-        raise NotImplementedError
-
-    def _adapt_keys(self, state_dict: Dict[str, Tensor], prefix: str) -> None:
-        rename_maskdcpt_keys(state_dict, prefix)
-
-    def _reconstruct(self, full_res: Tensor, image: Tensor) -> Tensor:
-        raise NotImplementedError
-
-    def forward(self, x: Tensor) -> Tensor:
-        check_image(x, self.in_channels)
-        h, w = x.shape[-2:]
-        padded = pad_to_multiple(x, self.pad_multiple)
-        features = self._trunk(self.patch_embed(padded))
-        return self._reconstruct(features[0], padded)[..., :h, :w]
-
-    def features(self, x: Tensor, taps: str = "decoder") -> List[Tensor]:
-        """Decoder level outputs after skip fusion: strides 1, 2, 4, widths `feature_channels`."""
-        check_taps(taps, self.feature_taps, type(self).__name__)
-        check_image(x, self.in_channels)
-        h, w = x.shape[-2:]
-        return crop_levels(self._trunk(self.patch_embed(pad_to_multiple(x, self.pad_multiple))), h, w)
-
-    def forward_masked(self, x: Tensor, mask: Tensor, taps: str = "decoder") -> tuple:
-        """SimMIM-style masked pass: masked pixels are zeroed, then their embeddings are replaced by
-        zeros (or the learned ``mask_token``), so the outputs do not depend on masked content.
-        Returns (restored image, features) like `forward` and `features`."""
-        check_taps(taps, self.feature_taps, type(self).__name__)
-        check_image(x, self.in_channels)
-        h, w = x.shape[-2:]
-        mask = pad_to_multiple(check_mask(mask, x), self.pad_multiple)
-        visible = pad_to_multiple(x, self.pad_multiple) * mask
-        embedded = apply_mask(self.patch_embed(visible), mask, getattr(self, "mask_token", None))
-        features = self._trunk(embedded)
-        restored = self._reconstruct(features[0], visible)[..., :h, :w]
-        return restored, crop_levels(features, h, w)
-
-
-def infer_pyramid_config(state: Dict[str, Tensor]) -> Dict:
-    """Restormer / PromptIR constructor arguments common to both, from parameter names and shapes."""
-    state = dict(state)
-    rename_maskdcpt_keys(state)
-    if "patch_embed.proj.weight" not in state:
-        raise DcptError("not a Restormer-style state dict: it has no patch_embed.proj.weight")
-    dim, in_channels = state["patch_embed.proj.weight"].shape[:2]
-    hidden = state["encoder_level1.0.ffn.project_out.weight"].shape[1]
-
-    def depth(stage: str) -> int:
-        return len({k.split(".")[1] for k in state if k.startswith(stage + ".")})
-
-    stages = ("encoder_level1", "encoder_level2", "encoder_level3", "latent")
-    return dict(
-        inp_channels=int(in_channels), out_channels=int(state["output.weight"].shape[0]), dim=int(dim),
-        num_blocks=tuple(depth(s) for s in stages), num_refinement_blocks=depth("refinement"),
-        heads=tuple(int(state[f"{s}.0.attn.temperature"].shape[0]) for s in stages),
-        ffn_expansion_factor=2.66 if int(dim * 2.66) == hidden else hidden / dim,
-        bias="encoder_level1.0.attn.qkv.bias" in state,
-        layernorm_type="WithBias" if "encoder_level1.0.norm1.body.bias" in state else "BiasFree",
-    )

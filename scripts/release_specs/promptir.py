@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import torch  # noqa: E402
 from make_release_fixtures import Spec  # noqa: E402
 from release_specs.restormer import INPUT, WINDOW, patch_mask, under_mask  # noqa: E402
 

@@ -90,13 +90,7 @@ class PromptIR(PyramidTransformerNet):
             self.reduce_noise_channel_2 = nn.Conv2d(2 * dim + p2, 2 * dim, kernel_size=1, bias=bias)
             self.reduce_noise_channel_3 = nn.Conv2d(4 * dim + 256, 4 * dim, kernel_size=1, bias=bias)
 
-        self.encoder_level1 = cfg.stage(dim, heads[0], num_blocks[0])
-        self.down1_2 = cfg.resample(dim, "down")
-        self.encoder_level2 = cfg.stage(dim * 2, heads[1], num_blocks[1])
-        self.down2_3 = cfg.resample(dim * 2, "down")
-        self.encoder_level3 = cfg.stage(dim * 4, heads[2], num_blocks[2])
-        self.down3_4 = cfg.resample(dim * 4, "down")
-        self.latent = cfg.stage(dim * 8, heads[3], num_blocks[3])
+        self._build_encoder(cfg, dim, num_blocks, heads)
 
         self.noise_level3 = cfg.block(8 * dim + p3, heads[2])
         self.reduce_noise_level3 = nn.Conv2d(8 * dim + p3, 4 * dim, kernel_size=1, bias=bias)
@@ -127,10 +121,7 @@ class PromptIR(PyramidTransformerNet):
 
     def _trunk(self, embedded: Tensor, masks: Optional[List[Tensor]] = None) -> List[Tensor]:
         m = masks or [None] * 4
-        enc1 = self.encoder_level1(embedded, m[0])
-        enc2 = self.encoder_level2(self.down1_2(enc1, m[0]), m[1])
-        enc3 = self.encoder_level3(self.down2_3(enc2, m[1]), m[2])
-        latent = self.latent(self.down3_4(enc3, m[2]), m[3])
+        enc1, enc2, enc3, latent = self._encode(embedded, m)
         latent = self._prompted(latent, self.prompt3, self.noise_level3, self.reduce_noise_level3, m[3])
         dec3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(latent, m[3]), enc3], 1)), m[2])
         dec3 = self._prompted(dec3, self.prompt2, self.noise_level2, self.reduce_noise_level2, m[2])
@@ -138,9 +129,6 @@ class PromptIR(PyramidTransformerNet):
         dec2 = self._prompted(dec2, self.prompt1, self.noise_level1, self.reduce_noise_level1, m[1])
         dec1 = self.decoder_level1(torch.cat([self.up2_1(dec2, m[1]), enc1], 1), m[0])
         return [dec1, dec2, dec3]
-
-    def _reconstruct(self, full_res: Tensor, image: Tensor, mask: Optional[Tensor] = None) -> Tensor:
-        return self.output(self.refinement(full_res, mask)) + image
 
 
 def infer_promptir_config(state: Dict[str, Tensor]) -> Dict:

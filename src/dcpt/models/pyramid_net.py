@@ -26,7 +26,7 @@ from ..errors import DcptError
 from .classifier import check_taps
 from .layers import pad_to_multiple
 from .masking import apply_mask, check_mask, resize_mask
-from .transformer_blocks import check_image
+from .transformer_blocks import BlockConfig, check_image
 
 MASK_THROUGH = ("all", "encoder")
 STAGE_PREFIXES = {"upstream": "", "dcpt-restormer": "body.", "maskdcpt": "blocks."}
@@ -40,10 +40,10 @@ def crop_levels(features: Sequence[Tensor], height: int, width: int) -> List[Ten
 class PyramidTransformerNet(nn.Module):
     """Base of the 3-level Transformer U-Nets.
 
-    A subclass builds ``patch_embed``, sets ``in_channels``, ``feature_channels`` and (optionally)
-    a ``mask_token`` parameter, and implements `_trunk` (embedded input, per-level masks or None ->
-    decoder level outputs, full resolution first) and `_reconstruct` (full-resolution decoder
-    output, image, full-resolution mask or None -> output). Inputs are reflect-padded to a multiple
+    A subclass builds ``patch_embed``, the encoder (`_build_encoder`), its decoder, ``refinement``
+    and ``output``, sets ``in_channels``, ``feature_channels`` and (optionally) a ``mask_token``
+    parameter, and implements `_trunk` (embedded input, per-level masks or None -> decoder level
+    outputs, full resolution first). Inputs are reflect-padded to a multiple
     of `pad_multiple` (three 2x downsamplings; the releases need it) and cropped back.
     """
 
@@ -53,11 +53,29 @@ class PyramidTransformerNet(nn.Module):
     feature_channels: tuple
     feature_taps = ("decoder",)  # the classifier taps it can give (see dcpt.models.classifier)
 
+    def _build_encoder(self, cfg: BlockConfig, dim: int, num_blocks: Sequence[int], heads: Sequence[int]) -> None:
+        """Restormer's encoder, levels at widths dim, 2dim, 4dim, and its 8dim latent (PromptIR's too)."""
+        self.encoder_level1 = cfg.stage(dim, heads[0], num_blocks[0])
+        self.down1_2 = cfg.resample(dim, "down")
+        self.encoder_level2 = cfg.stage(dim * 2, heads[1], num_blocks[1])
+        self.down2_3 = cfg.resample(dim * 2, "down")
+        self.encoder_level3 = cfg.stage(dim * 4, heads[2], num_blocks[2])
+        self.down3_4 = cfg.resample(dim * 4, "down")
+        self.latent = cfg.stage(dim * 8, heads[3], num_blocks[3])
+
+    def _encode(self, embedded: Tensor, m: Sequence[Optional[Tensor]]) -> List[Tensor]:
+        """[level 1, 2, 3 outputs, latent]; `m`: the mask at strides 1, 2, 4, 8 (or Nones)."""
+        enc1 = self.encoder_level1(embedded, m[0])
+        enc2 = self.encoder_level2(self.down1_2(enc1, m[0]), m[1])
+        enc3 = self.encoder_level3(self.down2_3(enc2, m[1]), m[2])
+        return [enc1, enc2, enc3, self.latent(self.down3_4(enc3, m[2]), m[3])]
+
     def _trunk(self, embedded: Tensor, masks: Optional[List[Tensor]] = None) -> List[Tensor]:
         raise NotImplementedError
 
     def _reconstruct(self, full_res: Tensor, image: Tensor, mask: Optional[Tensor] = None) -> Tensor:
-        raise NotImplementedError
+        """Refinement blocks, then a 3x3 conv predicting the residual added to the (masked) image."""
+        return self.output(self.refinement(full_res, mask)) + image
 
     def forward(self, x: Tensor) -> Tensor:
         check_image(x, self.in_channels)

@@ -50,13 +50,7 @@ class Restormer(PyramidTransformerNet):
         cfg = BlockConfig(ffn_expansion_factor, bias, layernorm_type, layernorm_eps, attention, key_layout)
 
         self.patch_embed = OverlapPatchEmbed(inp_channels, dim)
-        self.encoder_level1 = cfg.stage(dim, heads[0], num_blocks[0])
-        self.down1_2 = cfg.resample(dim, "down")
-        self.encoder_level2 = cfg.stage(dim * 2, heads[1], num_blocks[1])
-        self.down2_3 = cfg.resample(dim * 2, "down")
-        self.encoder_level3 = cfg.stage(dim * 4, heads[2], num_blocks[2])
-        self.down3_4 = cfg.resample(dim * 4, "down")
-        self.latent = cfg.stage(dim * 8, heads[3], num_blocks[3])
+        self._build_encoder(cfg, dim, num_blocks, heads)
 
         self.up4_3 = cfg.resample(dim * 8, "up")
         self.reduce_chan_level3 = nn.Conv2d(dim * 8, dim * 4, kernel_size=1, bias=bias)
@@ -74,17 +68,11 @@ class Restormer(PyramidTransformerNet):
 
     def _trunk(self, embedded: Tensor, masks: Optional[List[Tensor]] = None) -> List[Tensor]:
         m = masks or [None] * 4
-        enc1 = self.encoder_level1(embedded, m[0])
-        enc2 = self.encoder_level2(self.down1_2(enc1, m[0]), m[1])
-        enc3 = self.encoder_level3(self.down2_3(enc2, m[1]), m[2])
-        latent = self.latent(self.down3_4(enc3, m[2]), m[3])
+        enc1, enc2, enc3, latent = self._encode(embedded, m)
         dec3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(latent, m[3]), enc3], 1)), m[2])
         dec2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(dec3, m[2]), enc2], 1)), m[1])
         dec1 = self.decoder_level1(torch.cat([self.up2_1(dec2, m[1]), enc1], 1), m[0])
         return [dec1, dec2, dec3]
-
-    def _reconstruct(self, full_res: Tensor, image: Tensor, mask: Optional[Tensor] = None) -> Tensor:
-        return self.output(self.refinement(full_res, mask)) + image
 
 
 def infer_restormer_config(state: Dict[str, Tensor]) -> Dict:

@@ -26,14 +26,6 @@ SMALL = [n for n in ALL if _params_on_meta(n) < SMALL_PARAMS]
 H, W = 37, 53
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def small_net(name):
     torch.manual_seed(0)
     net = create_model(name)

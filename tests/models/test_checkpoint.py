@@ -13,14 +13,6 @@ from dcpt.models.checkpoint import load_bundle, load_checkpoint, save_checkpoint
 from dcpt.models.classifier import DegradationClassifier
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def random_net(name="nafnet-tiny", seed=0):
     torch.manual_seed(seed)
     net = create_model(name)

@@ -8,15 +8,6 @@ from dcpt.errors import DcptError
 from dcpt.models.classifier import DegradationClassifier
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two shared CPU cores: intra-op threads only contend (backward ran 100x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def pyramid(batch=2, widths=(8, 16, 32), size=16, offset=0.0, generator=None):
     return [
         torch.randn(batch, c, size // 2**k, size // 2**k, generator=generator) + offset

@@ -5,16 +5,14 @@ import pytest
 import torch
 
 from dcpt.errors import DcptError
-from dcpt.models.masking import apply_mask, check_mask, fill_from_visible, masked_mean, random_patch_mask, resize_mask
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two shared CPU cores: intra-op threads only contend (backward ran 100x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from dcpt.models.masking import (
+    apply_mask,
+    check_mask,
+    fill_from_visible,
+    masked_mean,
+    random_patch_mask,
+    resize_mask,
+)
 
 
 @pytest.mark.parametrize("height,width,patch,ratio", [(37, 53, 16, 0.5), (64, 64, 8, 0.75), (32, 48, 16, 0.3)])

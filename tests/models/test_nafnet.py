@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 
 import dcpt
-
 from dcpt.errors import ConfigError, DcptError
 from dcpt.models import create_model
 from dcpt.models.checkpoint import load_bundle
@@ -19,15 +18,6 @@ from dcpt.models.import_basicsr import infer_nafnet_config
 from dcpt.models.layers import LayerNorm2d, LocalAvgPool2d
 from dcpt.models.masking import random_patch_mask, resize_mask
 from dcpt.models.nafnet import NAMINGS, NAFBlock, local_pooling
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two shared CPU cores: intra-op threads only contend (backward ran 100x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 BLOCK_KEYS = [
     "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias",

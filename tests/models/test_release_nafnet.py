@@ -7,48 +7,26 @@ release's output. Nothing here was written from dcpt's side, so these tests fail
 layout or arithmetic that is ours rather than the release's.
 """
 
-import json
-from pathlib import Path
 
 import pytest
 import torch
-from safetensors import safe_open
+from release_fixtures import (
+    keys_fixture,
+    reduced_fixture,
+    reduced_net,
+)
 
 from dcpt.models import create_model
 from dcpt.models.checkpoint import load_checkpoint
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "releases"
 PLAIN = ["nafnet-5d", "nafnet-maskdcpt-5d"]
 ALL = PLAIN + ["nafnet-maskdcpt-5d-masked"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def keys_fixture(name):
-    return json.loads((FIXTURES / f"{name}.keys.json").read_text())
-
-
-def reduced_fixture(name):
-    """(header, state, inputs, output) of a reduced fixture."""
-    with safe_open(str(FIXTURES / f"{name}.reduced.safetensors"), "pt") as f:
-        header = json.loads(f.metadata()["dcpt_fixture"])
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    state = {k[len("state."):]: v for k, v in tensors.items() if k.startswith("state.")}
-    inputs = {k[len("inputs."):]: v for k, v in tensors.items() if k.startswith("inputs.")}
-    return header, state, inputs, tensors["output"]
-
-
-def reduced_net(name):
+def release_net(name):
+    """(our net holding the fixture's release state, inputs, release output)."""
     header, state, inputs, output = reduced_fixture(name)
-    net = create_model(header["preset"], **header["overrides"]).eval()
-    net.load_state_dict(state, strict=True)
-    return net, inputs, output
+    return reduced_net(header, state), inputs, output
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -63,7 +41,7 @@ def test_preset_has_exactly_the_release_keys_and_shapes(name):
 
 @pytest.mark.parametrize("name", PLAIN)
 def test_reduced_release_state_loads_strictly_and_computes_the_release_output(name):
-    net, inputs, output = reduced_net(name)
+    net, inputs, output = release_net(name)
     with torch.no_grad():
         y = net(inputs["input"])
     torch.testing.assert_close(y, output, rtol=0, atol=1e-4)
@@ -77,7 +55,7 @@ def test_maskdcpt_norm_is_nn_layer_norm_with_its_default_eps():
         mask_net, dcpt_net = create_model("nafnet-maskdcpt-5d"), create_model("nafnet-5d")
     assert {m.eps for m in mask_net.modules() if hasattr(m, "eps")} == {1e-5}
     assert {m.eps for m in dcpt_net.modules() if hasattr(m, "eps")} == {1e-6}
-    net, _, _ = reduced_net("nafnet-maskdcpt-5d")
+    net, _, _ = release_net("nafnet-maskdcpt-5d")
     norm = net.encoders[0][0].norm1
     reference = torch.nn.LayerNorm(norm.weight.numel())
     reference.load_state_dict(norm.state_dict())
@@ -90,7 +68,7 @@ def test_maskdcpt_norm_is_nn_layer_norm_with_its_default_eps():
 
 
 def test_masked_forward_through_all_is_the_release_mask_nafnet():
-    net, inputs, output = reduced_net("nafnet-maskdcpt-5d-masked")
+    net, inputs, output = release_net("nafnet-maskdcpt-5d-masked")
     grid = inputs["mask"]  # B x 1 x H/p x W/p, True = visible
     p = net.mask_patch_size
     mask = grid.repeat_interleave(p, 2).repeat_interleave(p, 3).float()

@@ -11,63 +11,21 @@ remakes it (too large to commit). None of it was written from dcpt's side, so th
 any name, layout or arithmetic of our own.
 """
 
-import json
-from pathlib import Path
 
 import pytest
 import torch
-from safetensors import safe_open
+from release_fixtures import (
+    keys_fixture,
+    pixel_mask,
+    reduced_fixture,
+    reduced_net,
+)
 
 from dcpt.models import create_model
 from dcpt.models.import_basicsr import load_basicsr
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "releases"
 PLAIN = ["restormer-5d", "restormer-maskdcpt-5d", "promptir-5d", "promptir-maskdcpt-5d"]
 MASKED = ["restormer-maskdcpt-5d-masked", "promptir-maskdcpt-5d-masked"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def keys_fixture(name):
-    return json.loads((FIXTURES / f"{name}.keys.json").read_text())
-
-
-def seeded_state(keys):
-    """The harness's `randomise` (seed 1) over the release's keys, in its state-dict order."""
-    g = torch.Generator().manual_seed(1)
-    return {k: torch.randn(shape, generator=g) * 0.1 + (1.0 if k.endswith("norm.weight") else 0.0)
-            for k, shape in keys}
-
-
-def reduced_fixture(name):
-    """(header, seeded release state, inputs, release output) of a reduced fixture."""
-    with safe_open(str(FIXTURES / f"{name}.reduced.safetensors"), "pt") as f:
-        header = json.loads(f.metadata()["dcpt_fixture"])
-        state = seeded_state(json.loads(f.metadata()["state_keys"]))
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    dtype = getattr(torch, header.get("dtype", "float32"))
-    inputs = {k[len("inputs."):]: v.to(dtype) if v.is_floating_point() else v
-              for k, v in tensors.items() if k.startswith("inputs.")}
-    return header, state, inputs, tensors["output"]
-
-
-def reduced_net(header, state):
-    """Our preset at the reduced configuration with the release's state, in the recorded dtype
-    (float64 for PromptIR, whose seeded activations are too large for float32 at 1e-4)."""
-    net = create_model(header["preset"], **header["overrides"]).eval()
-    net.load_state_dict(state, strict=True)
-    return net.to(getattr(torch, header.get("dtype", "float32")))
-
-
-def pixel_mask(patch_mask, patch):
-    """The release's boolean patch-grid mask (B x 1 x h x w, True = visible) at pixel resolution."""
-    return patch_mask.float().repeat_interleave(patch, 2).repeat_interleave(patch, 3)
 
 
 def masked_pass(net, inputs, through):

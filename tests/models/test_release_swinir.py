@@ -7,52 +7,21 @@ a reduced configuration, a seeded state, an input (a mask too) and the release's
 was written from dcpt's side, so these tests fail on any name, layout or arithmetic of our own.
 """
 
-import json
-from pathlib import Path
 
 import pytest
 import torch
-from safetensors import safe_open
+from release_fixtures import (
+    keys_fixture,
+    pixel_mask,
+    reduced_fixture,
+    reduced_net,
+)
 
 from dcpt.models import create_model
 from dcpt.models.import_basicsr import load_basicsr
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "releases"
 PLAIN = ["swinir-5d", "swinir-maskdcpt-5d"]
 MASKED = ["swinir-maskdcpt-5d-masked", "swinir-maskdcpt-5d-masked-output"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def keys_fixture(name):
-    return json.loads((FIXTURES / f"{name}.keys.json").read_text())
-
-
-def reduced_fixture(name):
-    """(header, state, inputs, output) of a reduced fixture."""
-    with safe_open(str(FIXTURES / f"{name}.reduced.safetensors"), "pt") as f:
-        header = json.loads(f.metadata()["dcpt_fixture"])
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    state = {k[len("state."):]: v for k, v in tensors.items() if k.startswith("state.")}
-    inputs = {k[len("inputs."):]: v for k, v in tensors.items() if k.startswith("inputs.")}
-    return header, state, inputs, tensors["output"]
-
-
-def reduced_net(header, state):
-    net = create_model(header["preset"], **header["overrides"]).eval()
-    net.load_state_dict(state, strict=True)
-    return net
-
-
-def pixel_mask(patch_mask, patch):
-    """The release's boolean patch-grid mask (B x 1 x h x w, True = visible) at pixel resolution."""
-    return patch_mask.float().repeat_interleave(patch, 2).repeat_interleave(patch, 3)
 
 
 @pytest.mark.parametrize("name", PLAIN + MASKED)

@@ -11,7 +11,11 @@ import torch
 from dcpt.errors import DcptError
 from dcpt.models import create_model
 from dcpt.models.swinir import RGB_MEAN
-from dcpt.models.swinir_blocks import SwinTransformerBlock, WindowAttention, shifted_window_mask
+from dcpt.models.swinir_blocks import (
+    SwinTransformerBlock,
+    WindowAttention,
+    shifted_window_mask,
+)
 
 BLOCK_KEYS = ("norm1.weight", "norm1.bias", "attn.relative_position_bias_table", "attn.relative_position_index",
               "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias", "norm2.weight",
@@ -46,14 +50,6 @@ def upstream_count(dim=180, groups=6, depth=6, heads=6, window=8, mlp_ratio=2):
 def tiny():
     torch.manual_seed(0)
     return create_model("swinir-tiny").eval()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_family_defaults_match_upstream_names_shapes_and_count():

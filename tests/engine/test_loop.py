@@ -144,3 +144,18 @@ def test_a_run_saved_with_one_parameter_group_resumes_into_per_module_groups(tmp
         torch.device("cpu"), resume=True)
     for name in ("net", "head"):
         assert torch.equal(straight.modules[name].weight, resumed.modules[name].weight)
+
+
+def _grad_norm(job):
+    return torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in job.modules["net"].parameters()])).item()
+
+
+def test_grad_clip_bounds_the_gradient_norm_of_a_real_step():
+    data, optim, train = _cfgs(1)
+    free = _job(L1())
+    fit(free, data, optim, train, None, torch.device("cpu"))
+    assert _grad_norm(free) > 0.01  # without clipping the gradient is larger than the bound below
+    optim.grad_clip = 0.01
+    clipped = _job(L1())
+    fit(clipped, data, optim, train, None, torch.device("cpu"))
+    assert _grad_norm(clipped) == pytest.approx(0.01, rel=1e-4)

@@ -186,7 +186,8 @@ def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_
                 raise TrainingDiverged(f"loss is {step_loss.item()} at step {step + 1}; stopped. Last good checkpoint: {where}")
             if optim.grad_clip > 0:
                 scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, optim.grad_clip)
+                torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
+                                               optim.grad_clip)
             scaler.step(optimizer)
             scaler.update()
             if ema is not None:

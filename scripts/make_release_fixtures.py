@@ -32,6 +32,7 @@ The specs live in ``scripts/release_specs/<family>.py``, each a list ``SPECS`` o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -174,11 +175,29 @@ def randomise(model: torch.nn.Module, seed: int) -> Dict[str, torch.Tensor]:
     return out
 
 
+@contextlib.contextmanager
+def linspace_on_cpu():
+    """The releases' SwinIR computes its drop-path rates with ``torch.linspace(...).item()``, which a
+    meta tensor cannot give: while the full model is built on the meta device (keys and shapes only),
+    ``torch.linspace`` defaults to the CPU."""
+    original = torch.linspace
+
+    def on_cpu(*args, **kwargs):
+        kwargs.setdefault("device", "cpu")
+        return original(*args, **kwargs)
+
+    torch.linspace = on_cpu
+    try:
+        yield
+    finally:
+        torch.linspace = original
+
+
 def record(spec: Spec, scratch: Path, release_ref: str) -> None:
     from safetensors.torch import save_file
 
     cls = release_class(scratch, spec.module, spec.cls)
-    with torch.device("meta"):
+    with torch.device("meta"), linspace_on_cpu():
         full = cls(**spec.full)
     keys = [[k, list(v.shape)] for k, v in full.state_dict().items()]
     header = dict(release=release_ref, module=spec.module, cls=spec.cls, full=spec.full, reduced=spec.reduced,

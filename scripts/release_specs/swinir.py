@@ -11,10 +11,6 @@ as ``inputs.mask``. ``-masked`` records the last residual group's output (B x C 
 a forward hook that stops the pass there, before any kNN tail the release's forward may carry;
 ``-masked-output`` records the forward's image output (its kNN tail is commented out at the
 recorded commit).
-
-The release computes its drop-path rates with ``torch.linspace(...).item()``, which fails while the
-harness builds the full configuration on the meta device; `_linspace_on_cpu` (installed when this
-file is loaded) gives ``torch.linspace`` a CPU default device, an explicit ``device`` still wins.
 """
 
 import sys
@@ -32,15 +28,6 @@ INPUT = (2, 3, 16, 24)
 WINDOW = REDUCED["window_size"]
 
 
-_linspace = torch.linspace
-
-
-def _linspace_on_cpu(*args, **kwargs):
-    kwargs.setdefault("device", "cpu")
-    return _linspace(*args, **kwargs)
-
-
-torch.linspace = _linspace_on_cpu
 
 
 def patch_mask(g: torch.Generator) -> dict:

@@ -168,9 +168,15 @@ def test_mixed_table_and_saved_images(root, tmp_path):
     assert sorted(p.name for p in (tmp_path / "saved/haze").iterdir()) == ["0.png", "1.png", "2.png"]
 
 
-@pytest.mark.parametrize("case", ["renamed", "extra", "no_gt_for_hazy", "no_root"])
+@pytest.mark.parametrize("case", ["renamed", "extra", "no_gt_for_hazy", "no_root", "file_for_folder"])
 def test_pairings_the_release_refuses_are_errors(root, case):
-    if case == "renamed":
+    if case == "file_for_folder":
+        for path in (root / "CBSD68").iterdir():
+            path.unlink()
+        (root / "CBSD68").rmdir()
+        (root / "CBSD68").write_bytes(b"")
+        match = "is not a folder"
+    elif case == "renamed":
         (root / "Rain100L/rainy/0.png").rename(root / "Rain100L/rainy/rain-0.png")
         match = "not in"
     elif case == "extra":
@@ -184,3 +190,15 @@ def test_pairings_the_release_refuses_are_errors(root, case):
         match = "does not exist"
     with pytest.raises(DcptError, match=match):
         evaluate_release(None, "dcpt", "5d", root, show_progress=False)
+
+
+@pytest.mark.parametrize("content", [None, b"\xff\xfe not text"])
+def test_unreadable_txtlist_is_one_line_error(root, content):
+    listed = root / "RSBlur/RSBlurList/RSBlur_real_test.txt"
+    if content is None:
+        listed.mkdir(parents=True)
+    else:
+        listed.parent.mkdir(parents=True)
+        listed.write_bytes(content)
+    with pytest.raises(DcptError, match="is not a file" if content is None else "not a UTF-8 text file"):
+        evaluate_release(None, "maskdcpt", "12d", root, show_progress=False)

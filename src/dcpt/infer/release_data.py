@@ -94,6 +94,8 @@ def crop_gt_to_lq(lq: np.ndarray, gt: np.ndarray, name: str) -> np.ndarray:
 
 def _files(folder: Path) -> List[str]:
     """``os.listdir`` as the releases use it, less hidden files and non-images (which would crash them)."""
+    if not folder.is_dir():
+        raise DcptError(f"{folder} is not a folder (the release reads a folder of images there)")
     return sorted(n for n in os.listdir(folder)
                   if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_SUFFIXES and (folder / n).is_file())
 
@@ -133,8 +135,14 @@ def _dehaze_items(lq_dir: Path, gt_dir: Path, suffix: str) -> List[Item]:
 
 def _txtlist_items(list_file: Path, root: Path) -> List[Item]:
     """PairedImageTxtlistDataset: each line ``<gt> <lq>``, both relative to `root`."""
+    if not list_file.is_file():
+        raise DcptError(f"{list_file} is not a file (the release reads '<gt path> <lq path>' lines from it)")
+    try:
+        lines = list_file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DcptError(f"{list_file}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
     items = []
-    for number, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         names = line.split(" ")
         if not line.strip():
             continue

@@ -202,3 +202,20 @@ def test_unreadable_txtlist_is_one_line_error(root, content):
         listed.write_bytes(content)
     with pytest.raises(DcptError, match="is not a file" if content is None else "not a UTF-8 text file"):
         evaluate_release(None, "maskdcpt", "12d", root, show_progress=False)
+
+
+def test_txtlist_items_are_named_by_their_whole_path(root, tmp_path):
+    """RSBlur's list repeats one file name in every scene: rows and saved images must not collide."""
+    gt = clean_images()[0]
+    lines = []
+    for scene in ("s1", "s2"):
+        _save(root / f"RSBlur/{scene}/gt/sharp.png", gt)
+        _save(root / f"RSBlur/{scene}/blur/real_blur.png", np.clip(gt.astype(int) + 9, 0, 255).astype(np.uint8))
+        lines.append(f"{scene}/gt/sharp.png {scene}/blur/real_blur.png")
+    listed = root / "RSBlur/RSBlurList/RSBlur_real_test.txt"
+    listed.parent.mkdir(parents=True)
+    listed.write_text("\n".join(lines) + "\n")
+    got = rows(evaluate_release(None, "maskdcpt", "12d", root, save_dir=tmp_path / "saved", show_progress=False))
+    row = got["MotionDeblur_RSBlur_real"]
+    assert row.images == 2 and [r["name"] for r in row.per_image] == ["s1_blur_real_blur", "s2_blur_real_blur"]
+    assert len(list((tmp_path / "saved/MotionDeblur_RSBlur_real").iterdir())) == 2

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, List
 
 import numpy as np
 
 from ..errors import DataError, DcptError
+from .evaluate import _safe
 from .release_tables import ReleaseSet
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -113,12 +114,12 @@ def _same_name_pairs(lq_dir: Path, gt_dir: Path) -> List[tuple]:
     return [(lq_dir / n, gt_dir / n) for n in gt_names]
 
 
-def _paired_item(lq_path: Path, gt_path: Path, crop: bool = True) -> Item:
+def _paired_item(lq_path: Path, gt_path: Path, crop: bool = True, name: str = "") -> Item:
     def load():
         lq, gt = read_rgb_float(lq_path), read_rgb_float(gt_path)
         return lq, crop_gt_to_lq(lq, gt, lq_path.name) if crop else gt
 
-    return Item(lq_path.stem, load)
+    return Item(name or lq_path.stem, load)
 
 
 def _dehaze_items(lq_dir: Path, gt_dir: Path, suffix: str) -> List[Item]:
@@ -134,7 +135,8 @@ def _dehaze_items(lq_dir: Path, gt_dir: Path, suffix: str) -> List[Item]:
 
 
 def _txtlist_items(list_file: Path, root: Path) -> List[Item]:
-    """PairedImageTxtlistDataset: each line ``<gt> <lq>``, both relative to `root`."""
+    """PairedImageTxtlistDataset: each line ``<gt> <lq>``, both relative to `root`. An item is named by
+    its whole lq path (``/`` -> ``_``): lists such as RSBlur's repeat one file name in every scene."""
     if not list_file.is_file():
         raise DcptError(f"{list_file} is not a file (the release reads '<gt path> <lq path>' lines from it)")
     try:
@@ -152,7 +154,8 @@ def _txtlist_items(list_file: Path, root: Path) -> List[Item]:
         for path in (gt_path, lq_path):
             if not path.is_file():
                 raise DcptError(f"{list_file}:{number}: {path} does not exist")
-        items.append(_paired_item(lq_path, gt_path))
+        name = _safe(str(PurePosixPath(names[1]).with_suffix("")))
+        items.append(_paired_item(lq_path, gt_path, name=name))
     return items
 
 

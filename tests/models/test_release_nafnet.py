@@ -62,7 +62,7 @@ def test_masked_forward_through_all_is_the_release_mask_nafnet():
     torch.testing.assert_close(y, net.ending(feats[0]) + x * mask, rtol=0, atol=1e-6)
     with torch.no_grad():
         sparse = net.forward_masked(x, mask, through="encoder")[1][0]
-    assert not torch.allclose(sparse, output, rtol=0, atol=1e-3)  # dcpt's earlier variant is not the release
+    assert not torch.allclose(sparse, output, rtol=0, atol=1e-3)  # dcpt's own variant is not the release
 
 
 @pytest.mark.parametrize("name", PLAIN)

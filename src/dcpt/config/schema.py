@@ -79,10 +79,10 @@ class ObjectiveConfig:
     """What is optimised. `mask_patch` None means the network's own `mask_patch_size`; `focal_gamma`
     0 is plain cross-entropy, > 0 the focal loss both papers use against class imbalance.
     `classifier_taps`: which features of the net a new classifier reads, its ``decoder`` stages (DCPT)
-    or its ``encoder`` stages (NAFNet only; dcpt's earlier MaskDCPT variant). `mask_through`: how far
+    or its ``encoder`` stages (NAFNet only; dcpt's own MaskDCPT variant). `mask_through`: how far
     the mask reaches in MaskDCPT's sparse / token modes: ``all`` (the MaskDCPT release's mask
     architectures: every block of encoder, middle and decoder; the reconstruction is scored on visible
-    pixels, the only ones the net can restore) or ``encoder`` (dcpt's earlier variant: sparse encoder,
+    pixels, the only ones the net can restore) or ``encoder`` (dcpt's own variant: sparse encoder,
     dense decoder that fills the holes, scored on every pixel)."""
 
     name: Literal["dcpt", "maskdcpt", "restore"] = "dcpt"

@@ -1,7 +1,7 @@
 """The toolkit protocol's tables (``--protocol toolkit``): the papers' data sets, read the toolkit's way.
 
 The releases' own set lists and conventions are `dcpt.infer.release_tables` / `dcpt.infer.protocols`;
-these tables keep dcpt's earlier behaviour (per-file seeded, clipped, floored noise; Pillow decoding;
+these tables keep dcpt's own behaviour (per-file seeded, clipped, floored noise; Pillow decoding;
 flexible pairing layouts), under its own name.
 
 3D (AirNet / PromptIR's three tasks)      5D (DCPT / MaskDCPT all-in-one)

@@ -12,7 +12,7 @@ without renaming:
   1e-6: hence the separate `norm_eps` option.
 
 Additions for DCPT and MaskDCPT: `features` (the multi-scale pyramid the degradation classifier
-reads), `forward_masked` (the MaskDCPT release's masked network, or dcpt's earlier sparse-encoder
+reads), `forward_masked` (the MaskDCPT release's masked network, or dcpt's own sparse-encoder
 variant) and the TLC test-time conversion `local_pooling`.
 """
 
@@ -130,7 +130,7 @@ class NAFNet(nn.Module):
         `y = ending(last) + masked input`: its masked pixels carry no restoration (zero input plus
         the head applied to those constants), so a reconstruction loss must score visible pixels
         only.
-      - ``encoder``: dcpt's earlier variant, a sparse encoder and a dense decoder as in SparK: the
+      - ``encoder``: dcpt's own variant, a sparse encoder and a dense decoder as in SparK: the
         encoder and middle blocks are sparse and each map is zeroed at masked positions (the mask
         min-pooled to each scale); the decoder runs densely and fills the holes from context, and
         the global residual adds the masked input with holes filled from visible pixels

@@ -12,7 +12,7 @@
   of the biases, and of the mask token if any, otherwise), and ``y`` there is the output conv's
   response to those constants, plus what its 3x3 window reads from visible neighbours at a hole's
   border. The release reads visible positions only (its kNN tail); score ``y`` on visible pixels.
-* ``through="encoder"`` is dcpt's earlier SimMIM-style variant: only the embedding is masked, the
+* ``through="encoder"`` is dcpt's own SimMIM-style variant: only the embedding is masked, the
   rest runs densely and fills the holes from context.
 """
 

@@ -152,7 +152,7 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
         residual and no mean added back: y predicts the image itself, and only at visible pixels
         (at masked ones it is the bias of ``conv_last`` plus what its 3x3 kernel reaches from
         visible neighbours), which is where MaskDCPT scores it.
-        ``through="encoder"``: dcpt's earlier SimMIM-style pass (SwinIR has no encoder: the mask is
+        ``through="encoder"``: dcpt's own SimMIM-style pass (SwinIR has no encoder: the mask is
         applied only at the entry): masked pixels are zeroed, their shallow features replaced, and
         the dense body fills the holes; y is the usual residual output, meaningful everywhere.
         In both, masked shallow features are zeros, or ``mask_token`` if the net has one (under

@@ -7,9 +7,9 @@ Per step (one forward pass)::
     loss = cls_weight * CE(classifier(features), label) + rec_weight * L1(y, gt)
 
 `mask_through` ``all`` (default) is the MaskDCPT release's mask architectures (`mask_*_arch.py`):
-the mask is kept through every block, decoder included, so nothing at a masked position depends on
-the image and the L1 is taken over visible pixels only (an L1 over masked pixels would only teach
-the biases the mean clean colour). ``encoder`` is dcpt's earlier variant: a sparse encoder, a dense
+the mask is kept through every block, decoder included, so no feature at a masked position depends
+on the image and the L1 is taken over visible pixels only (an L1 over masked pixels would only teach
+the biases the mean clean colour). ``encoder`` is dcpt's own variant: a sparse encoder, a dense
 decoder that fills the holes from context, and an L1 over every pixel.
 
 `mask_mode` picks how masked patches are kept out of the net: ``sparse`` and ``token`` use the net's

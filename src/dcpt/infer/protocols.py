@@ -71,18 +71,24 @@ def image_range_for(protocol: Protocol, benchmark: str, net: Optional[nn.Module]
     return IMAGE_RANGE_BY_ARCH.get((protocol.name, benchmark), {}).get(arch_of(net), protocol.image_range)
 
 
+def pad_multiple(net: nn.Module) -> int:
+    """What ``pre_test`` pads to: the release config's window for a release family, else the net's own grid."""
+    from .tiling import grid_multiple
+
+    return RELEASE_WINDOW.get(arch_of(net)) or grid_multiple(net)
+
+
 def release_forward(net: Optional[nn.Module], lq: np.ndarray) -> np.ndarray:
     """``pre_test`` + ``test`` + ``post_test`` + clamp on one float32 ``H x W x 3`` RGB input -> same layout.
 
     `net=None` is the identity model: the (possibly unclipped) input itself, clamped like any output.
     """
     from ..models.layers import pad_to_multiple
-    from .tiling import grid_multiple
 
     x = torch.from_numpy(np.ascontiguousarray(lq.transpose(2, 0, 1))).float()[None]
     if net is not None:
         height, width = x.shape[-2:]
-        multiple = RELEASE_WINDOW.get(arch_of(net)) or grid_multiple(net)
+        multiple = pad_multiple(net)
         device = next(net.parameters()).device
         with torch.no_grad():
             x = net(pad_to_multiple(x.to(device), multiple))[..., :height, :width]
@@ -162,5 +168,5 @@ def describe(protocol: str, benchmark: str, net: Optional[nn.Module]) -> Dict:
     proto = get_protocol(protocol)
     return {"protocol": proto.name, "summary": proto.summary, "clip_noise": proto.clip_noise,
             "image_range": image_range_for(proto, benchmark, net), "crop_border": 0, "y_channel": False,
-            "pad_multiple": RELEASE_WINDOW.get(arch_of(net)) if net is not None else None,
+            "pad_multiple": pad_multiple(net) if net is not None else None,
             "sources": sorted({e.config for e in release_table(protocol, benchmark)})}

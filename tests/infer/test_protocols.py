@@ -219,3 +219,17 @@ def test_txtlist_items_are_named_by_their_whole_path(root, tmp_path):
     row = got["MotionDeblur_RSBlur_real"]
     assert row.images == 2 and [r["name"] for r in row.per_image] == ["s1_blur_real_blur", "s2_blur_real_blur"]
     assert len(list((tmp_path / "saved/MotionDeblur_RSBlur_real").iterdir())) == 2
+
+
+@pytest.mark.parametrize("preset, expected", [(None, 1.0), ("nafnet-maskdcpt-5d", 1.0),
+                                              ("restormer-maskdcpt-5d", 255.0), ("swinir-maskdcpt-5d", 255.0),
+                                              ("promptir-maskdcpt-5d", 255.0)])
+def test_dn_image_range_follows_each_network_s_release_config(preset, expected):
+    """test_NAFNet_5d_dn.yml scores at 1.0, test_{Restormer,SwinIR,PromptIR}_5d_dn.yml at 255.0; 5d is 1.0 for all."""
+    from dcpt.infer.protocols import PROTOCOLS, image_range_for
+
+    with torch.device("meta"):
+        net = None if preset is None else create_model(preset)
+    assert image_range_for(PROTOCOLS["maskdcpt"], "dn", net) == expected
+    assert image_range_for(PROTOCOLS["maskdcpt"], "5d", net) == 1.0
+    assert image_range_for(PROTOCOLS["dcpt"], "5d", net) == 255.0

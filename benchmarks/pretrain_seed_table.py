@@ -109,12 +109,15 @@ def main(argv=None) -> int:
     parser.add_argument("--suffix", default="lr-1e-3", help="the fine-tuning setting the arms share")
     parser.add_argument("--finetune-steps", type=int, default=1200)
     parser.add_argument("--per-type", action="store_true", help="also print each seed's gain per degradation type")
+    parser.add_argument("--objectives", default="dcpt,maskdcpt",
+                        help="comma-separated arm stems, e.g. maskdcpt-release for maskdcpt-release-pre<K>-<suffix>")
     args = parser.parse_args(argv)
     rows = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
-    print(table(rows, args.suffix, args.finetune_steps))
+    objectives = tuple(o for o in args.objectives.split(",") if o)
+    print(table(rows, args.suffix, args.finetune_steps, objectives))
     if args.per_type:
         print()
-        print(per_type_table(rows, args.suffix, args.finetune_steps))
+        print(per_type_table(rows, args.suffix, args.finetune_steps, objectives))
     return 0
 
 

@@ -19,6 +19,15 @@ import torch.nn.functional as F
 from ..errors import DcptError
 
 
+MASK_THROUGH = ("all", "encoder")  # how far a net's `forward_masked` keeps the mask (see docs/architecture.md)
+
+
+def check_through(through: str) -> None:
+    """Raise (one line) unless `through` names a masked-forward mode of `MASK_THROUGH`."""
+    if through not in MASK_THROUGH:
+        raise DcptError(f"forward_masked: through must be one of {', '.join(MASK_THROUGH)}, got {through!r}")
+
+
 def random_patch_mask(
     batch: int,
     height: int,

@@ -23,14 +23,13 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ..errors import ConfigError, DcptError
+from ..errors import ConfigError
 from .classifier import TAPS, check_taps
 from .layers import LayerNorm2d, LocalAvgPool2d, SimpleGate, pad_to_multiple
-from .masking import check_mask, fill_from_visible, masked_mean, resize_mask
+from .masking import check_mask, check_through, fill_from_visible, masked_mean, resize_mask
 from .registry import register_arch, register_model
 
 NAMINGS = ("megvii", "dcpt", "maskdcpt")
-MASK_THROUGH = ("all", "encoder")
 
 
 class NAFBlock(nn.Module):
@@ -212,8 +211,7 @@ class NAFNet(nn.Module):
 
     def forward_masked(self, x: torch.Tensor, mask: torch.Tensor, taps: str = "decoder",
                        through: str = "all") -> Tuple[torch.Tensor, List[torch.Tensor]]:
-        if through not in MASK_THROUGH:
-            raise DcptError(f"NAFNet forward_masked: through must be one of {', '.join(MASK_THROUGH)}, got {through!r}")
+        check_through(through)
         return self._run(x, check_mask(mask, x), taps=taps, through=through)
 
     def _run(self, inp: torch.Tensor, mask: Optional[torch.Tensor] = None, head: bool = True,

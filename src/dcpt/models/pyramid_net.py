@@ -25,10 +25,9 @@ from torch import Tensor, nn
 from ..errors import DcptError
 from .classifier import check_taps
 from .layers import pad_to_multiple
-from .masking import apply_mask, check_mask, resize_mask
+from .masking import apply_mask, check_mask, check_through, resize_mask
 from .transformer_blocks import BlockConfig, check_image
 
-MASK_THROUGH = ("all", "encoder")
 STAGE_PREFIXES = {"upstream": "", "dcpt-restormer": "body.", "maskdcpt": "blocks."}
 
 
@@ -96,8 +95,7 @@ class PyramidTransformerNet(nn.Module):
         `through` says how far the mask goes (see the module docstring). The same taps as `features`."""
         check_taps(taps, self.feature_taps, type(self).__name__)
         check_image(x, self.in_channels)
-        if through not in MASK_THROUGH:
-            raise DcptError(f"through must be one of {MASK_THROUGH}, got {through!r}")
+        check_through(through)
         h, w = x.shape[-2:]
         mask = pad_to_multiple(check_mask(mask, x), self.pad_multiple)
         visible = pad_to_multiple(x, self.pad_multiple) * mask

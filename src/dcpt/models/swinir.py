@@ -31,14 +31,13 @@ from ..errors import DcptError
 from .classifier import check_taps
 from .import_basicsr import register_config_inferer
 from .layers import pad_to_multiple
-from .masking import apply_mask, check_mask
+from .masking import apply_mask, check_mask, check_through
 from .registry import register_arch, register_model
 from .swinir_blocks import PatchNorm, RSTB, hide, init_weights, residual_conv, shifted_window_mask
 from .transformer_blocks import AdaptsReleaseCheckpoints, adapt_on_load, check_image
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K mean that upstream subtracts from RGB inputs
 GROUP_NAMES = ("layers", "encode_decode")
-MASK_THROUGH = ("all", "encoder")
 
 
 class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
@@ -160,8 +159,7 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
         """
         check_taps(taps, self.feature_taps, type(self).__name__)
         check_image(x, self.in_channels)
-        if through not in MASK_THROUGH:
-            raise DcptError(f"through must be one of {MASK_THROUGH}, got {through!r}")
+        check_through(through)
         h, w = x.shape[-2:]
         mask = pad_to_multiple(check_mask(mask, x), self.window_size)
         visible = pad_to_multiple(x, self.window_size) * mask

@@ -29,11 +29,10 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ..models.classifier import classifier_features, classifier_taps, taps_kwargs
-from ..models.masking import random_patch_mask
+from ..models.masking import MASK_THROUGH, random_patch_mask
 from .dcpt import accuracy, classification_loss
 
 MASK_MODES = ("sparse", "zero", "token")
-MASK_THROUGH = ("all", "encoder")
 
 
 class MaskDcptObjective:

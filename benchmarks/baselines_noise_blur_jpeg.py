@@ -48,7 +48,9 @@ def camera_noise(img, level, rng):
     shot = 1e-4 * 500.0**level
     read = math.exp(2.18 * math.log(shot) + 1.2 + 0.26 * rng.standard_normal())
     noisy = np.maximum(linear + np.sqrt(linear * shot + read) * rng.standard_normal(img.shape), 0.0)
-    srgb = np.where(noisy <= 0.0031308, noisy * 12.92, 1.055 * np.maximum(noisy, 0.0031308) ** (1 / 2.4) - 0.055)
+    srgb = np.where(
+        noisy <= 0.0031308, noisy * 12.92, 1.055 * np.maximum(noisy, 0.0031308) ** (1 / 2.4) - 0.055
+    )
     return _clip(np.float32(srgb))
 
 

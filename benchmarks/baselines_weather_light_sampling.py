@@ -12,7 +12,6 @@ Run alone, it times each baseline on 16 images against the batched dcpt op (2 th
 
 from __future__ import annotations
 
-import math
 import time
 
 import cv2
@@ -72,7 +71,9 @@ def rain(img: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
     kernel = np.zeros((length, length), np.float32)
     kernel[:, length // 2] = 1.0
     angle = rng.uniform(-25, 25)
-    kernel = cv2.warpAffine(kernel, cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle, 1.0), (length, length))
+    kernel = cv2.warpAffine(
+        kernel, cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle, 1.0), (length, length)
+    )
     kernel = cv2.GaussianBlur(kernel, (0, 0), sigmaX=max(0.6, unit * (0.45 + 0.6 * level)))
     layer = cv2.filter2D(seeds, -1, kernel / max(float(kernel.max()), 1e-6))
     layer = (np.clip(layer, 0, 1) * (0.4 + 0.45 * level))[..., None]
@@ -94,7 +95,9 @@ def main() -> None:
     base = cv2.resize(data.astronaut().astype(np.float32) / 255, (256, 256), interpolation=cv2.INTER_AREA)
     batch = np.stack([np.roll(base, 17 * i, axis=1) for i in range(16)])
     tensor = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
-    print(f"{'op':12s} {'per-image numpy/cv2':>20s} {'dcpt batched':>14s} {'ratio':>7s}   (16 x 3 x 256 x 256)")
+    print(
+        f"{'op':12s} {'per-image numpy/cv2':>20s} {'dcpt batched':>14s} {'ratio':>7s}   (16 x 3 x 256 x 256)"
+    )
     for name, fn in BASELINES.items():
         level = DEGRADATIONS.get(name).sheet_levels()[1]
         rng = np.random.default_rng(0)

@@ -32,8 +32,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("ckpts", nargs="+", help="checkpoints with a classifier (from `dcpt pretrain`)")
     parser.add_argument("--crops", default="64,128,256", help="comma-separated crop sides ('' for none)")
     parser.add_argument("--crops-per-image", type=int, default=20, help="crops per photograph and type")
-    parser.add_argument("--whole", type=int, default=8, help="whole degraded photographs per photograph and type (0: none)")
-    parser.add_argument("--config", default=str(DEMO_CONFIG), help="config whose data.val[0].classes are scored")
+    parser.add_argument(
+        "--whole", type=int, default=8, help="whole degraded photographs per photograph and type (0: none)"
+    )
+    parser.add_argument(
+        "--config", default=str(DEMO_CONFIG), help="config whose data.val[0].classes are scored"
+    )
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
@@ -66,8 +70,10 @@ def main(argv=None) -> int:
 
     try:
         specs = config_classes(args.config)
-        views: Dict[str, list] = {f"crop{size}": eight_bit(held_out_set(specs, args.crops_per_image, int(size), args.seed))
-                                  for size in filter(None, args.crops.split(","))}
+        views: Dict[str, list] = {
+            f"crop{size}": eight_bit(held_out_set(specs, args.crops_per_image, int(size), args.seed))
+            for size in filter(None, args.crops.split(","))
+        }
         if args.whole:
             views["whole"] = eight_bit(whole_image_set(specs, args.whole, args.seed))
         order = [name for name, _ in specs]
@@ -80,17 +86,27 @@ def main(argv=None) -> int:
                 idx = [names.index(n) for n in order]  # the config's types, in its order
                 acc = float(m.trace()) / float(m.sum())
                 per_type = {n: float(m[j, j]) / max(float(m[j].sum()), 1.0) for n, j in zip(order, idx)}
-                results[ckpt][view] = {"accuracy": acc, "per_type": per_type, "confusion": m[idx].tolist(),
-                                       "predicted": list(names), "count": int(m.sum())}
-                print(f"{Path(ckpt).name} {view:>8}: {100 * acc:5.1f}% of {int(m.sum())}  "
-                      + "  ".join(f"{n} {100 * v:.0f}%" for n, v in per_type.items()))
+                results[ckpt][view] = {
+                    "accuracy": acc,
+                    "per_type": per_type,
+                    "confusion": m[idx].tolist(),
+                    "predicted": list(names),
+                    "count": int(m.sum()),
+                }
+                print(
+                    f"{Path(ckpt).name} {view:>8}: {100 * acc:5.1f}% of {int(m.sum())}  "
+                    + "  ".join(f"{n} {100 * v:.0f}%" for n, v in per_type.items())
+                )
     except DcptError as exc:
         sys.exit(f"error: {exc}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"seed": args.seed, "classes": order,
-                                               "results": results}, indent=1))
+        Path(args.json).write_text(
+            json.dumps({"seed": args.seed, "classes": order, "results": results}, indent=1)
+        )
     for ckpt, by_view in results.items():
-        print(f"accuracy {Path(ckpt).name} " + " ".join(f"{v}={r['accuracy']:.4f}" for v, r in by_view.items()))
+        print(
+            f"accuracy {Path(ckpt).name} " + " ".join(f"{v}={r['accuracy']:.4f}" for v, r in by_view.items())
+        )
     return 0
 
 

@@ -76,10 +76,10 @@ def run_device(device: str, names, baselines, images, args) -> list:
         spec = degrade.DEGRADATIONS.get(name)
         level = spec.sheet_levels()[1]
         gen = torch.Generator().manual_seed(0)
-        fns = [lambda: degrade.apply(name, x, level, generator=gen)]
+        fns = [lambda name=name, level=level, gen=gen: degrade.apply(name, x, level, generator=gen)]
         if name in baselines:
             rng, fn = np.random.default_rng(0), baselines[name]
-            fns.append(lambda: [fn(img, level, rng) for img in images])
+            fns.append(lambda fn=fn, level=level, rng=rng: [fn(img, level, rng) for img in images])
         seconds = interleaved_medians(fns, args.repeats, sync)
         batched = args.batch / seconds[0]
         loop = args.batch / seconds[1] if len(seconds) > 1 else None

@@ -51,36 +51,48 @@ ARMS: Dict[str, dict] = {
 # fresh seed's gain or loss a property of its checkpoint or of one fine-tuning run?
 for _objective in ("dcpt", "maskdcpt"):
     for _pre_seed in (1, 2, 3, 4):
-        ARMS[f"{_objective}-pre{_pre_seed}-lr-1e-3"] = dict(ARMS[f"{_objective}-lr-1e-3"], pretrain_seed=_pre_seed)
+        ARMS[f"{_objective}-pre{_pre_seed}-lr-1e-3"] = dict(
+            ARMS[f"{_objective}-lr-1e-3"], pretrain_seed=_pre_seed
+        )
 
 # Ablations at the tuned fine-tuning rate, one pre-training seed (0) under several fine-tuning seeds:
 # does MaskDCPT's gain need the classification at all (masked image modelling alone), and does DCPT's
 # classifier do better reading the encoder, as MaskDCPT's does, than the decoder?
-ARMS["maskdcpt-rec-only-lr-1e-3"] = dict(ARMS["maskdcpt-lr-1e-3"], pre=("objective.cls_weight=0",), pretrain_seed=0)
+ARMS["maskdcpt-rec-only-lr-1e-3"] = dict(
+    ARMS["maskdcpt-lr-1e-3"], pre=("objective.cls_weight=0",), pretrain_seed=0
+)
 ARMS["maskdcpt-rec-only-pre1-lr-1e-3"] = dict(ARMS["maskdcpt-rec-only-lr-1e-3"], pretrain_seed=1)
-ARMS["dcpt-taps-encoder-lr-1e-3"] = dict(ARMS["dcpt-lr-1e-3"], pre=("objective.classifier_taps=encoder",),
-                                         pretrain_seed=0)
+ARMS["dcpt-taps-encoder-lr-1e-3"] = dict(
+    ARMS["dcpt-lr-1e-3"], pre=("objective.classifier_taps=encoder",), pretrain_seed=0
+)
 
 # Fine-tuning learning rate and warm-up, each against scratch at the same setting: a pre-trained net
 # may want a gentler start than a random one, and scratch may be under-tuned at the default.
-FINE_ABLATIONS = {"lr-1e-4": ("optim.lr=1.0e-4",), "lr-1e-3": ("optim.lr=1.0e-3",), "lr-2e-3": ("optim.lr=2.0e-3",),
-                  "warmup-200": ("optim.warmup_steps=200",),
-                  "lr-1e-3-warmup-200": ("optim.lr=1.0e-3", "optim.warmup_steps=200")}
+FINE_ABLATIONS = {
+    "lr-1e-4": ("optim.lr=1.0e-4",),
+    "lr-1e-3": ("optim.lr=1.0e-3",),
+    "lr-2e-3": ("optim.lr=2.0e-3",),
+    "warmup-200": ("optim.warmup_steps=200",),
+    "lr-1e-3-warmup-200": ("optim.lr=1.0e-3", "optim.warmup_steps=200"),
+}
 for _objective, _asset in SHIPPED.items():
     ARMS[f"{_objective}-shipped"] = dict(pretrain=None, asset=_asset, objective=_objective)
 for _tag, _fine in FINE_ABLATIONS.items():
     ARMS.setdefault(f"scratch-{_tag}", dict(pretrain=None, fine=_fine, baseline=f"scratch-{_tag}"))
     for _objective, _asset in SHIPPED.items():
-        ARMS[f"{_objective}-shipped-{_tag}"] = dict(pretrain=None, asset=_asset, objective=_objective, fine=_fine,
-                                                     baseline=f"scratch-{_tag}")
+        ARMS[f"{_objective}-shipped-{_tag}"] = dict(
+            pretrain=None, asset=_asset, objective=_objective, fine=_fine, baseline=f"scratch-{_tag}"
+        )
 
 # MaskDCPT as released (issue 18): the mask kept through the decoder as in the release's mask
 # architectures, the reconstruction scored on visible pixels, the classifier on the decoder stages;
 # pre-training seeds 0-2, each under the fine-tuning seeds `--seeds` gives, at the tuned rate.
 RELEASE_MASKING = ("objective.mask_through=all", "objective.classifier_taps=decoder")
 for _pre_seed in (0, 1, 2):
-    ARMS[f"maskdcpt-release-pre{_pre_seed}-lr-1e-3"] = dict(ARMS["maskdcpt-lr-1e-3"], pre=RELEASE_MASKING,
-                                                           pretrain_seed=_pre_seed)
+    ARMS[f"maskdcpt-release-pre{_pre_seed}-lr-1e-3"] = dict(
+        ARMS["maskdcpt-lr-1e-3"], pre=RELEASE_MASKING, pretrain_seed=_pre_seed
+    )
     # the same without the classification loss: is the faithful variant's gain the masking's again?
     ARMS[f"maskdcpt-release-rec-only-pre{_pre_seed}-lr-1e-3"] = dict(
-        ARMS[f"maskdcpt-release-pre{_pre_seed}-lr-1e-3"], pre=RELEASE_MASKING + ("objective.cls_weight=0",))
+        ARMS[f"maskdcpt-release-pre{_pre_seed}-lr-1e-3"], pre=RELEASE_MASKING + ("objective.cls_weight=0",)
+    )

@@ -32,6 +32,7 @@ CONFIGS = ROOT / "configs"
 ASSETS = ROOT / "src" / "dcpt" / "assets" / "demo"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pretrain_arms import ARMS  # noqa: E402
+
 EVAL_SEED = 20250423
 # The study's fine-tuning base, pinned so that its rows keep their meaning when the demo's config
 # changes: every row without an lr override was fine-tuned at 3e-4 (the demo now uses 1e-3, the
@@ -39,26 +40,37 @@ EVAL_SEED = 20250423
 STUDY_FINE = ("objective.name=restore", "optim.lr=3.0e-4")
 
 
-
-
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arms", default="scratch,dcpt,maskdcpt",
-                        help=f"comma-separated arms, run in this order; known: {', '.join(ARMS)}")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--arms",
+        default="scratch,dcpt,maskdcpt",
+        help=f"comma-separated arms, run in this order; known: {', '.join(ARMS)}",
+    )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (>= 3 for a claim)")
     parser.add_argument("--pretrain-steps", type=int, default=600)
     parser.add_argument("--finetune-steps", type=int, default=800)
     parser.add_argument("--patch-size", type=int, default=64, help="training crop side (pixels)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--eval-patch", type=int, default=128, help="held-out crop side (pixels)")
-    parser.add_argument("--eval-count", type=int, default=200, help="held-out crops, spread evenly over the types")
+    parser.add_argument(
+        "--eval-count", type=int, default=200, help="held-out crops, spread evenly over the types"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--ckpt-every", type=int, default=200, help="training checkpoint interval (steps)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "pretrain_gain"),
-                        help="folder of results.jsonl and summary.md (small files only)")
-    parser.add_argument("--work", default="/tmp/dcpt-pretrain-gain", help="folder of run folders (checkpoints)")
-    parser.add_argument("--summarise", action="store_true", help="only read results.jsonl and print the table")
+    parser.add_argument(
+        "--out",
+        default=str(ROOT / "benchmarks" / "results" / "pretrain_gain"),
+        help="folder of results.jsonl and summary.md (small files only)",
+    )
+    parser.add_argument(
+        "--work", default="/tmp/dcpt-pretrain-gain", help="folder of run folders (checkpoints)"
+    )
+    parser.add_argument(
+        "--summarise", action="store_true", help="only read results.jsonl and print the table"
+    )
     args = parser.parse_args(argv)
     args.arms = [a for a in args.arms.split(",") if a]
     unknown = [a for a in args.arms if a not in ARMS and a != "input"]
@@ -76,8 +88,10 @@ def read_results(path: Path) -> List[dict]:
 
 # config keys left out of a recipe tag: the seeds (a recipe is run at several) and what does not
 # change the weights
-VOLATILE = {"train": ("seed", "val_every", "log_every", "ckpt_every", "device"),
-            "data": ("seed", "val", "val_length", "val_patch_size", "workers")}
+VOLATILE = {
+    "train": ("seed", "val_every", "log_every", "ckpt_every", "device"),
+    "data": ("seed", "val", "val_length", "val_patch_size", "workers"),
+}
 # keys added to the schema after recipe tags were introduced, left out while at their default so the
 # tags of existing runs stay valid
 LATER_DEFAULTS = {"data": {"scale_range": [1.0, 1.0]}}
@@ -108,8 +122,9 @@ def pretrain_seed(arm: str, seed: int) -> int:
 
 
 def pretrain_overrides(arm: str, seed: int, args) -> List[str]:
-    return (common_overrides(args.pretrain_steps, pretrain_seed(arm, seed), args)
-            + list(ARMS.get(arm, {}).get("pre", ())))
+    return common_overrides(args.pretrain_steps, pretrain_seed(arm, seed), args) + list(
+        ARMS.get(arm, {}).get("pre", ())
+    )
 
 
 def pretrain_config(arm: str, seed: int, args):
@@ -137,13 +152,31 @@ def result_key(arm: str, seed: int, args) -> tuple:
     tag = recipe_tag(pre_cfg) if pre_cfg is not None else None
     if spec.get("asset"):
         _, steps, tag = shipped_init(spec)
-    return (arm, seed, steps, args.finetune_steps, args.patch_size, args.batch_size, args.eval_patch,
-            args.eval_count, tag)
+    return (
+        arm,
+        seed,
+        steps,
+        args.finetune_steps,
+        args.patch_size,
+        args.batch_size,
+        args.eval_patch,
+        args.eval_count,
+        tag,
+    )
 
 
 def _key_of(row: dict) -> tuple:
-    return (row["arm"], row["seed"], row["pretrain_steps"], row["finetune_steps"], row["patch_size"],
-            row["batch_size"], row["eval_patch"], row["eval_count"], row.get("recipe"))
+    return (
+        row["arm"],
+        row["seed"],
+        row["pretrain_steps"],
+        row["finetune_steps"],
+        row["patch_size"],
+        row["batch_size"],
+        row["eval_patch"],
+        row["eval_count"],
+        row.get("recipe"),
+    )
 
 
 def make_config(name: str, overrides):
@@ -153,9 +186,17 @@ def make_config(name: str, overrides):
 
 
 def common_overrides(steps: int, seed: int, args) -> List[str]:
-    return [f"train.steps={steps}", f"train.seed={seed}", f"data.seed={seed}", f"data.patch_size={args.patch_size}",
-            f"data.batch_size={args.batch_size}", "train.val_every=0", f"train.ckpt_every={args.ckpt_every}",
-            f"train.log_every={max(steps // 4, 1)}", "train.device=cpu"]
+    return [
+        f"train.steps={steps}",
+        f"train.seed={seed}",
+        f"data.seed={seed}",
+        f"data.patch_size={args.patch_size}",
+        f"data.batch_size={args.batch_size}",
+        "train.val_every=0",
+        f"train.ckpt_every={args.ckpt_every}",
+        f"train.log_every={max(steps // 4, 1)}",
+        "train.device=cpu",
+    ]
 
 
 def train(cfg, run_dir: Path, finetune: bool) -> Path:
@@ -183,7 +224,9 @@ def heldout(cfg, args):
     from dcpt.engine.build import build_dataset, class_names_of
 
     names = class_names_of(cfg.data.val)
-    return build_dataset(cfg.data.val, cfg.data, names, args.eval_patch, args.eval_count, EVAL_SEED, train=False), names
+    return build_dataset(
+        cfg.data.val, cfg.data, names, args.eval_patch, args.eval_count, EVAL_SEED, train=False
+    ), names
 
 
 def evaluate(objective, modules, cfg, args) -> Dict[str, float]:
@@ -233,8 +276,10 @@ def classifier_scores(checkpoint: Path, pre_cfg, args) -> dict:
 
     bundle = load_bundle(checkpoint)
     acc = evaluate(DcptObjective(), {"net": bundle.net, "classifier": bundle.classifier}, pre_cfg, args)
-    return {"classifier_accuracy": acc["acc"],
-            "classifier_accuracy_per_type": {k.split("/", 1)[1]: v for k, v in acc.items() if "/" in k}}
+    return {
+        "classifier_accuracy": acc["acc"],
+        "classifier_accuracy_per_type": {k.split("/", 1)[1]: v for k, v in acc.items() if "/" in k},
+    }
 
 
 def run_one(arm: str, seed: int, args) -> dict:
@@ -243,15 +288,26 @@ def run_one(arm: str, seed: int, args) -> dict:
 
     spec = ARMS.get(arm, {})
     work = Path(args.work)
-    row = {"arm": arm, "seed": seed, "pretrain_steps": 0, "finetune_steps": args.finetune_steps,
-           "patch_size": args.patch_size, "batch_size": args.batch_size, "eval_patch": args.eval_patch,
-           "eval_count": args.eval_count, "baseline": spec.get("baseline", "scratch" if arm != "input" else "input"), "classifier_accuracy": None}
+    row = {
+        "arm": arm,
+        "seed": seed,
+        "pretrain_steps": 0,
+        "finetune_steps": args.finetune_steps,
+        "patch_size": args.patch_size,
+        "batch_size": args.batch_size,
+        "eval_patch": args.eval_patch,
+        "eval_count": args.eval_count,
+        "baseline": spec.get("baseline", "scratch" if arm != "input" else "input"),
+        "classifier_accuracy": None,
+    }
     fine_steps = args.finetune_steps
     if spec.get("extra_steps"):
         row["pretrain_steps"] = args.pretrain_steps
         fine_steps += args.pretrain_steps
-    fine_cfg = make_config("demo-finetune.yaml", list(STUDY_FINE)
-                           + common_overrides(fine_steps, seed, args) + list(spec.get("fine", ())))
+    fine_cfg = make_config(
+        "demo-finetune.yaml",
+        list(STUDY_FINE) + common_overrides(fine_steps, seed, args) + list(spec.get("fine", ())),
+    )
     if arm == "input":
         row["psnr"] = per_type(evaluate(_Identity(), {}, fine_cfg, args), "psnr")
         return row
@@ -262,8 +318,12 @@ def run_one(arm: str, seed: int, args) -> dict:
         row["recipe"] = recipe_tag(pre_cfg)
         pre_seed = pretrain_seed(arm, seed)
         init = train(pre_cfg, work / f"pre-{spec['pretrain']}-s{pre_seed}-{row['recipe']}", finetune=False)
-        row.update(pretrain_steps=args.pretrain_steps, pretrain_seed=pre_seed, **classifier_scores(init, pre_cfg, args),
-                   pretrain_overrides=pretrain_overrides(arm, seed, args))
+        row.update(
+            pretrain_steps=args.pretrain_steps,
+            pretrain_seed=pre_seed,
+            **classifier_scores(init, pre_cfg, args),
+            pretrain_overrides=pretrain_overrides(arm, seed, args),
+        )
     if spec.get("asset"):
         init, steps, row["recipe"] = shipped_init(spec)
         pre_cfg = make_config(f"demo-pretrain-{spec['objective']}.yaml", [])
@@ -272,16 +332,29 @@ def run_one(arm: str, seed: int, args) -> dict:
         init = identity_init(fine_cfg, seed, work)
     t1 = time.perf_counter()
     if init is not None:
-        fine_cfg = make_config("demo-finetune.yaml", list(STUDY_FINE) + [f"init.checkpoint={init}",
-                                                      "init.classifier=false"]
-                               + common_overrides(fine_steps, seed, args) + list(spec.get("fine", ())))
-    recipe = f"-{row['recipe']}" if "recipe" in row else ""  # an interrupted run never resumes another recipe's
-    fine_dir = work / f"fine-{arm}-s{seed}-p{row['pretrain_steps']}-f{args.finetune_steps}-x{args.patch_size}{recipe}"
+        fine_cfg = make_config(
+            "demo-finetune.yaml",
+            list(STUDY_FINE)
+            + [f"init.checkpoint={init}", "init.classifier=false"]
+            + common_overrides(fine_steps, seed, args)
+            + list(spec.get("fine", ())),
+        )
+    recipe = (
+        f"-{row['recipe']}" if "recipe" in row else ""
+    )  # an interrupted run never resumes another recipe's
+    fine_dir = (
+        work
+        / f"fine-{arm}-s{seed}-p{row['pretrain_steps']}-f{args.finetune_steps}-x{args.patch_size}{recipe}"
+    )
     final = train(fine_cfg, fine_dir, finetune=True)
     net = load_bundle(final).net
     row["psnr"] = per_type(evaluate(RestoreObjective(), {"net": net}, fine_cfg, args), "psnr")
-    row.update(pretrain_s=round(t1 - t0, 1), finetune_s=round(time.perf_counter() - t1, 1),
-               finetune_overrides=list(spec.get("fine", ())), threads=args.threads)
+    row.update(
+        pretrain_s=round(t1 - t0, 1),
+        finetune_s=round(time.perf_counter() - t1, 1),
+        finetune_overrides=list(spec.get("fine", ())),
+        threads=args.threads,
+    )
     shutil.rmtree(fine_dir, ignore_errors=True)
     return row
 
@@ -296,7 +369,9 @@ def _mean_std(values: List[float]) -> str:
     return f"{mean:.2f} ± {std:.2f}"
 
 
-def baseline_rows(groups: Dict[tuple, List[dict]], baseline: str, f: int, patch: int, ep: int, ec: int) -> List[dict]:
+def baseline_rows(
+    groups: Dict[tuple, List[dict]], baseline: str, f: int, patch: int, ep: int, ec: int
+) -> List[dict]:
     """The baseline's rows at `f` fine-tuning steps. scratch-longer at P + F' = `f` steps is the very same
     training as scratch at `f` (same config, same seed), so it stands in where scratch has no row."""
     rows = list(groups.get((baseline, 0, f, patch, ep, ec, None), []))
@@ -313,12 +388,26 @@ def summarise(rows: List[dict]) -> str:
     the gain over the baseline arm paired by seed, and the classifier accuracy (%)."""
     groups: Dict[tuple, List[dict]] = {}
     for row in rows:
-        groups.setdefault((row["arm"], row["pretrain_steps"], row["finetune_steps"], row["patch_size"],
-                           row["eval_patch"], row["eval_count"], row.get("recipe")), []).append(row)
+        groups.setdefault(
+            (
+                row["arm"],
+                row["pretrain_steps"],
+                row["finetune_steps"],
+                row["patch_size"],
+                row["eval_patch"],
+                row["eval_count"],
+                row.get("recipe"),
+            ),
+            [],
+        ).append(row)
     if not groups:
         return "no results yet"
     types = [t for t in next(iter(groups.values()))[0]["psnr"] if t != "average"]
-    head = ["arm", "recipe", "P", "F", "patch", "seeds"] + types + ["average", "gain vs baseline (paired)", "classifier acc %"]
+    head = (
+        ["arm", "recipe", "P", "F", "patch", "seeds"]
+        + types
+        + ["average", "gain vs baseline (paired)", "classifier acc %"]
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (arm, p, f, patch, ep, ec, recipe), members in groups.items():
         members = sorted(members, key=lambda r: r["seed"])
@@ -360,8 +449,11 @@ def main(argv=None) -> int:
             fh.write(json.dumps(row) + "\n")
         done.add(_key_of(row))
         acc = row["classifier_accuracy"]
-        print(f"{arm} seed {seed}: average {row['psnr']['average']:.2f} dB"
-              f"{'' if acc is None else f', classifier {100 * acc:.1f}%'} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        print(
+            f"{arm} seed {seed}: average {row['psnr']['average']:.2f} dB"
+            f"{'' if acc is None else f', classifier {100 * acc:.1f}%'} ({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
         (out / "summary.md").write_text(summarise(read_results(results)) + "\n")
     print(summarise(read_results(results)))
     return 0

@@ -64,34 +64,45 @@ def table(rows: List[dict], suffix: str, finetune_steps: int, objectives=("dcpt"
     """Markdown: one line per (objective, pre-training seed), then one per objective over its seeds' means."""
     rows = [r for r in rows if r["finetune_steps"] == finetune_steps]
     scratch = _scratch_rows(rows, suffix)
-    lines = ["| objective | pre-training seed | fine-tuning seeds | classifier acc % | average | gain vs scratch "
-             "(paired) | ahead |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| objective | pre-training seed | fine-tuning seeds | classifier acc % | average | gain vs scratch "
+        "(paired) | ahead |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for objective in objectives:
         seed_means = []
         for pre, members in groups(rows, objective, suffix).items():
             gains = paired_gains(members, scratch)
             accuracy = next(iter(members.values())).get("classifier_accuracy")
             averages = [m["psnr"]["average"] for m in members.values()]
-            lines.append(f"| {objective} | {pre} | {','.join(map(str, sorted(members)))} | "
-                         f"{'-' if accuracy is None else f'{100 * accuracy:.1f}'} | "
-                         f"{statistics.mean(averages):.2f} | {_mean_std(gains)} | "
-                         f"{sum(g > 0 for g in gains)}/{len(gains)} |")
+            lines.append(
+                f"| {objective} | {pre} | {','.join(map(str, sorted(members)))} | "
+                f"{'-' if accuracy is None else f'{100 * accuracy:.1f}'} | "
+                f"{statistics.mean(averages):.2f} | {_mean_std(gains)} | "
+                f"{sum(g > 0 for g in gains)}/{len(gains)} |"
+            )
             if gains:
                 seed_means.append(statistics.mean(gains))
         if len(seed_means) > 1:
-            lines.append(f"| {objective} | mean of {len(seed_means)} seeds | - | - | - | {_mean_std(seed_means)} | "
-                         f"{sum(g > 0 for g in seed_means)}/{len(seed_means)} |")
+            lines.append(
+                f"| {objective} | mean of {len(seed_means)} seeds | - | - | - | {_mean_std(seed_means)} | "
+                f"{sum(g > 0 for g in seed_means)}/{len(seed_means)} |"
+            )
     return "\n".join(lines)
 
 
-def per_type_table(rows: List[dict], suffix: str, finetune_steps: int, objectives=("dcpt", "maskdcpt")) -> str:
+def per_type_table(
+    rows: List[dict], suffix: str, finetune_steps: int, objectives=("dcpt", "maskdcpt")
+) -> str:
     """Markdown: each pre-training seed's mean paired gain per degradation type. Which types carry a
     checkpoint's gain, and which types a bad checkpoint loses?"""
     rows = [r for r in rows if r["finetune_steps"] == finetune_steps]
     scratch = _scratch_rows(rows, suffix)
     types = [t for t in next(iter(scratch.values()))["psnr"] if t != "average"] if scratch else []
-    lines = ["| objective | pre-training seed | " + " | ".join(types) + " | average |",
-             "|---|---|" + "---|" * (len(types) + 1)]
+    lines = [
+        "| objective | pre-training seed | " + " | ".join(types) + " | average |",
+        "|---|---|" + "---|" * (len(types) + 1),
+    ]
     for objective in objectives:
         for pre, members in groups(rows, objective, suffix).items():
             cells = []
@@ -108,9 +119,14 @@ def main(argv=None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--suffix", default="lr-1e-3", help="the fine-tuning setting the arms share")
     parser.add_argument("--finetune-steps", type=int, default=1200)
-    parser.add_argument("--per-type", action="store_true", help="also print each seed's gain per degradation type")
-    parser.add_argument("--objectives", default="dcpt,maskdcpt",
-                        help="comma-separated arm stems, e.g. maskdcpt-release for maskdcpt-release-pre<K>-<suffix>")
+    parser.add_argument(
+        "--per-type", action="store_true", help="also print each seed's gain per degradation type"
+    )
+    parser.add_argument(
+        "--objectives",
+        default="dcpt,maskdcpt",
+        help="comma-separated arm stems, e.g. maskdcpt-release for maskdcpt-release-pre<K>-<suffix>",
+    )
     args = parser.parse_args(argv)
     rows = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
     objectives = tuple(o for o in args.objectives.split(",") if o)

@@ -49,15 +49,37 @@ def worker(args: argparse.Namespace) -> None:
         status = f"failed: {' '.join(str(exc).split())[:120]}"
     wall = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({
-        "status": status, "wall_s": wall, "peak_gib": peak_kib * 1024 / GIB, "ready_gib": ready_kib * 1024 / GIB,
-        "tiles": count_tiles(args.height, args.width, tile, args.overlap, grid_multiple(net)),
-    }))
+    print(
+        json.dumps(
+            {
+                "status": status,
+                "wall_s": wall,
+                "peak_gib": peak_kib * 1024 / GIB,
+                "ready_gib": ready_kib * 1024 / GIB,
+                "tiles": count_tiles(args.height, args.width, tile, args.overlap, grid_multiple(net)),
+            }
+        )
+    )
 
 
-def run_mode(label: str, width: int, height: int, tile: int, overlap: int, cap_gb: float, timeout: float) -> dict:
-    command = [sys.executable, __file__, "--worker", "--width", str(width), "--height", str(height),
-               "--tile", str(tile), "--overlap", str(overlap), "--cap-gb", str(cap_gb)]
+def run_mode(
+    label: str, width: int, height: int, tile: int, overlap: int, cap_gb: float, timeout: float
+) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--width",
+        str(width),
+        "--height",
+        str(height),
+        "--tile",
+        str(tile),
+        "--overlap",
+        str(overlap),
+        "--cap-gb",
+        str(cap_gb),
+    ]
     print(f"running {label} ...", file=sys.stderr, flush=True)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -66,7 +88,11 @@ def run_mode(label: str, width: int, height: int, tile: int, overlap: int, cap_g
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         tail = " ".join(done.stderr.strip().splitlines()[-1:])[:120]
-        return {"label": label, "status": f"crashed (exit {done.returncode}): {tail}", "size": f"{width}x{height}"}
+        return {
+            "label": label,
+            "status": f"crashed (exit {done.returncode}): {tail}",
+            "size": f"{width}x{height}",
+        }
     return {"label": label, "size": f"{width}x{height}", **json.loads(lines[-1])}
 
 
@@ -87,19 +113,27 @@ def report(rows, width: int, height: int) -> None:
         peak = f"{r['peak_gib']:.2f}" if "peak_gib" in r else "-"
         ready = f"{r['ready_gib']:.2f}" if "ready_gib" in r else "-"
         wall = f"{r['wall_s']:.1f}" if "wall_s" in r else "-"
-        print(f"| {r['label']} | {r['size']} | {r.get('tiles', '-')} | {peak} | {ready} | {wall} | {r['status']} |")
+        print(
+            f"| {r['label']} | {r['size']} | {r.get('tiles', '-')} | {peak} | {ready} | {wall} | {r['status']} |"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, default=3840)
     parser.add_argument("--height", type=int, default=2160)
     parser.add_argument("--tile", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--overlap", type=int, default=32, help=argparse.SUPPRESS)
-    parser.add_argument("--cap-gb", type=float, default=0.0, help="address-space cap of the whole-image 4K attempt")
+    parser.add_argument(
+        "--cap-gb", type=float, default=0.0, help="address-space cap of the whole-image 4K attempt"
+    )
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per mode")
-    parser.add_argument("--skip-whole-4k", action="store_true", help="do not attempt whole-image at full size")
+    parser.add_argument(
+        "--skip-whole-4k", action="store_true", help="do not attempt whole-image at full size"
+    )
     args = parser.parse_args()
     if args.worker:
         worker(args)
@@ -125,12 +159,16 @@ def main() -> None:
     time_a, time_b = linear_fit([(p, r["wall_s"]) for p, r in pixels])
     full = width * height
     est_mem, est_time = mem_a + mem_b * full, time_a + time_b * full
-    print(f"\nwhole image at {width} x {height}, EXTRAPOLATED linearly in pixels from the two smaller whole-image "
-          f"runs: peak RSS ~ {est_mem:.1f} GiB, wall ~ {est_time:.0f} s")
+    print(
+        f"\nwhole image at {width} x {height}, EXTRAPOLATED linearly in pixels from the two smaller whole-image "
+        f"runs: peak RSS ~ {est_mem:.1f} GiB, wall ~ {est_time:.0f} s"
+    )
     for label, r in tiled.items():
-        print(f"{label}: peak RSS {r['peak_gib']:.2f} GiB = 1/{est_mem / r['peak_gib']:.1f} of the whole-image "
-              f"estimate; wall {r['wall_s']:.0f} s = {r['wall_s'] / est_time:.2f} x the whole-image estimate; "
-              f"goal < 3 GiB: {'met' if r['peak_gib'] < 3 else 'NOT met'}")
+        print(
+            f"{label}: peak RSS {r['peak_gib']:.2f} GiB = 1/{est_mem / r['peak_gib']:.1f} of the whole-image "
+            f"estimate; wall {r['wall_s']:.0f} s = {r['wall_s'] / est_time:.2f} x the whole-image estimate; "
+            f"goal < 3 GiB: {'met' if r['peak_gib'] < 3 else 'NOT met'}"
+        )
 
 
 if __name__ == "__main__":

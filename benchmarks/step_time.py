@@ -61,9 +61,13 @@ def build_step(variant: Variant):
     if variant.channels_last:
         for m in modules.values():
             m.to(memory_format=torch.channels_last)
-        batch = {k: v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 else v for k, v in batch.items()}
+        batch = {
+            k: v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 else v for k, v in batch.items()
+        }
     params = [p for m in modules.values() for p in m.parameters()]
-    kwargs = {"foreach": {"foreach": True}, "for-loop": {"foreach": False}, "fused": {"fused": True}}[variant.optimizer]
+    kwargs = {"foreach": {"foreach": True}, "for-loop": {"foreach": False}, "fused": {"fused": True}}[
+        variant.optimizer
+    ]
     optimizer = torch.optim.AdamW(params, lr=2e-4, weight_decay=1e-4, **kwargs)
     objective = DcptObjective()
     forward = objective
@@ -116,8 +120,10 @@ def main() -> None:
 
     net = make_modules()
     n_params = sum(p.numel() for m in net.values() for p in m.parameters())
-    print(f"DCPT step: nafnet-w16-28 + classifier ({n_params / 1e6:.2f} M parameters), batch {BATCH}, "
-          f"{PATCH}x{PATCH}, {CLASSES} classes, {THREADS} threads, torch {torch.__version__}")
+    print(
+        f"DCPT step: nafnet-w16-28 + classifier ({n_params / 1e6:.2f} M parameters), batch {BATCH}, "
+        f"{PATCH}x{PATCH}, {CLASSES} classes, {THREADS} threads, torch {torch.__version__}"
+    )
     print("caveat: the machine is shared with other jobs; medians are noisy, compare ratios within one run\n")
     print(f"{'variant':<52} {'median s/step':>13} {'vs baseline':>11} {'max |dw|':>10}  warm-up s")
     base_time, base_weights = None, None
@@ -129,7 +135,10 @@ def main() -> None:
         diff = (weights - base_weights).abs().max().item()
         exact = not variant.bf16
         results.append((variant, median, exact, diff))
-        print(f"{variant.name:<52} {median:>13.3f} {base_time / median:>10.2f}x {diff:>10.2e}  {warm_s:.1f}", flush=True)
+        print(
+            f"{variant.name:<52} {median:>13.3f} {base_time / median:>10.2f}x {diff:>10.2e}  {warm_s:.1f}",
+            flush=True,
+        )
 
     best_variant, best, _, _ = min((r for r in results if r[2]), key=lambda r: r[1])
     print(f"\nfastest fp32 variant: {best_variant.name} ({best:.3f} s); differences under ~5% are noise here")

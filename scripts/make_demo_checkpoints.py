@@ -58,9 +58,18 @@ def ship(objective: str, final: Path) -> Path:
     out = ASSETS / f"nafnet-tiny-{objective}.safetensors"
     meta = dict(bundle.meta.get("meta", {}))
     meta["source"] = f"configs/demo-pretrain-{objective}.yaml via scripts/make_demo_checkpoints.py"
-    save_checkpoint(bundle.net, out, classifier=bundle.classifier, class_names=bundle.class_names,
-                    dtype=torch.float16, step=bundle.meta.get("step", 0), **meta)
-    shutil.copyfile(ROOT / "configs" / f"demo-pretrain-{objective}.yaml", ASSETS / f"demo-pretrain-{objective}.yaml")
+    save_checkpoint(
+        bundle.net,
+        out,
+        classifier=bundle.classifier,
+        class_names=bundle.class_names,
+        dtype=torch.float16,
+        step=bundle.meta.get("step", 0),
+        **meta,
+    )
+    shutil.copyfile(
+        ROOT / "configs" / f"demo-pretrain-{objective}.yaml", ASSETS / f"demo-pretrain-{objective}.yaml"
+    )
     return out
 
 

@@ -168,7 +168,9 @@ def randomise(model: torch.nn.Module, seed: int) -> Dict[str, torch.Tensor]:
     out = {}
     for key, value in state.items():
         if value.is_floating_point() and "relative_position_index" not in key and "attn_mask" not in key:
-            out[key] = (torch.randn(value.shape, generator=g) * 0.1 + (1.0 if key.endswith("norm.weight") else 0.0))
+            out[key] = torch.randn(value.shape, generator=g) * 0.1 + (
+                1.0 if key.endswith("norm.weight") else 0.0
+            )
         else:
             out[key] = value.clone()
     model.load_state_dict(out, strict=True)
@@ -200,11 +202,22 @@ def record(spec: Spec, scratch: Path, release_ref: str) -> None:
     with torch.device("meta"), linspace_on_cpu():
         full = cls(**spec.full)
     keys = [[k, list(v.shape)] for k, v in full.state_dict().items()]
-    header = dict(release=release_ref, module=spec.module, cls=spec.cls, full=spec.full, reduced=spec.reduced,
-                  preset=spec.preset, overrides=spec.overrides, notes=spec.notes, **spec.meta)
+    header = dict(
+        release=release_ref,
+        module=spec.module,
+        cls=spec.cls,
+        full=spec.full,
+        reduced=spec.reduced,
+        preset=spec.preset,
+        overrides=spec.overrides,
+        notes=spec.notes,
+        **spec.meta,
+    )
     OUT.mkdir(parents=True, exist_ok=True)
     lines = ",\n".join(f"  {json.dumps(k)}" for k in keys)
-    (OUT / f"{spec.name}.keys.json").write_text(json.dumps(header)[:-1] + ',\n "keys": [\n' + lines + "\n ]}\n")
+    (OUT / f"{spec.name}.keys.json").write_text(
+        json.dumps(header)[:-1] + ',\n "keys": [\n' + lines + "\n ]}\n"
+    )
 
     torch.manual_seed(0)
     model = cls(**spec.reduced).eval()
@@ -243,8 +256,9 @@ def git_ref(checkout: Path, name: str, commit: Optional[str]) -> str:
     """`owner/repo@sha`: the commit given, else the checkout's HEAD."""
     if not commit:
         try:
-            commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True,
-                                    text=True, check=True).stdout.strip()
+            commit = subprocess.run(
+                ["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+            ).stdout.strip()
         except (subprocess.CalledProcessError, FileNotFoundError):
             commit = "unknown"
     return f"{name}@{commit}"
@@ -253,16 +267,22 @@ def git_ref(checkout: Path, name: str, commit: Optional[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dcpt", type=Path, required=True, help="a checkout of github.com/MILab-PKU/dcpt")
-    parser.add_argument("--maskdcpt", type=Path, required=True, help="a checkout of github.com/MILab-PKU/MaskDCPT")
+    parser.add_argument(
+        "--maskdcpt", type=Path, required=True, help="a checkout of github.com/MILab-PKU/MaskDCPT"
+    )
     parser.add_argument("--deps", type=Path, help="a folder with einops (pip install --target)")
     parser.add_argument("--dcpt-commit", help="the dcpt checkout's commit, if it is not a git work tree")
-    parser.add_argument("--maskdcpt-commit", help="the MaskDCPT checkout's commit, if it is not a git work tree")
+    parser.add_argument(
+        "--maskdcpt-commit", help="the MaskDCPT checkout's commit, if it is not a git work tree"
+    )
     parser.add_argument("--only", nargs="*", help="fixture names to remake")
     args = parser.parse_args()
     if args.deps:
         sys.path.append(str(args.deps))
-    checkouts = {"dcpt": (args.dcpt, "MILab-PKU/dcpt", args.dcpt_commit),
-                 "maskdcpt": (args.maskdcpt, "MILab-PKU/MaskDCPT", args.maskdcpt_commit)}
+    checkouts = {
+        "dcpt": (args.dcpt, "MILab-PKU/dcpt", args.dcpt_commit),
+        "maskdcpt": (args.maskdcpt, "MILab-PKU/MaskDCPT", args.maskdcpt_commit),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         scratch = {}
         for release, (checkout, _, _) in checkouts.items():

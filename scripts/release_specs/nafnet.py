@@ -17,7 +17,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from make_release_fixtures import Spec  # noqa: E402
 
-FIVE_D = dict(width=64, enc_blk_nums=[1, 1, 1, 28], middle_blk_num=1, dec_blk_nums=[1, 1, 1, 1], window_size=16)
+FIVE_D = dict(
+    width=64, enc_blk_nums=[1, 1, 1, 28], middle_blk_num=1, dec_blk_nums=[1, 1, 1, 1], window_size=16
+)
 REDUCED = dict(width=8, enc_blk_nums=[1, 2], middle_blk_num=1, dec_blk_nums=[2, 1], window_size=16)
 OVERRIDES = dict(width=8, enc_blk_nums=[1, 2], middle_blk_num=1, dec_blk_nums=[2, 1])
 # masked: a patch of 8 on a 32 x 16 input gives a 4 x 2 grid (8 patches, 4 kept per image)
@@ -64,16 +66,41 @@ def run_masked(model, inputs) -> torch.Tensor:
 
 
 SPECS = [
-    Spec(name="nafnet-5d", release="dcpt", module="nafnet_arch", cls="NAFNetBaseline", full=FIVE_D,
-         reduced=REDUCED, preset="nafnet-5d", overrides=OVERRIDES,
-         notes="output: NAFNetBaseline(input) = ending(decoder) + input"),
-    Spec(name="nafnet-maskdcpt-5d", release="maskdcpt", module="nafnet_arch", cls="NAFNetBaseline", full=FIVE_D,
-         reduced=REDUCED, preset="nafnet-maskdcpt-5d", overrides=OVERRIDES,
-         notes="output: NAFNetBaseline(input) = ending(decoder) + input; also the 12D and mixed configs"),
-    Spec(name="nafnet-maskdcpt-5d-masked", release="maskdcpt", module="mask_nafnet_arch", cls="MaskNAFNetBaseline",
-         full=FIVE_D, reduced=MASKED_REDUCED, preset="nafnet-maskdcpt-5d",
-         overrides=dict(OVERRIDES, mask_patch_size=8), input_shape=MASKED_INPUT,
-         run=run_masked, extra_inputs=patch_mask,
-         notes="output: the last decoder stage of MaskNAFNetBaseline under inputs.mask (B x 1 x H/p x W/p, "
-               "True = visible), captured before the release's kNN read-out"),
+    Spec(
+        name="nafnet-5d",
+        release="dcpt",
+        module="nafnet_arch",
+        cls="NAFNetBaseline",
+        full=FIVE_D,
+        reduced=REDUCED,
+        preset="nafnet-5d",
+        overrides=OVERRIDES,
+        notes="output: NAFNetBaseline(input) = ending(decoder) + input",
+    ),
+    Spec(
+        name="nafnet-maskdcpt-5d",
+        release="maskdcpt",
+        module="nafnet_arch",
+        cls="NAFNetBaseline",
+        full=FIVE_D,
+        reduced=REDUCED,
+        preset="nafnet-maskdcpt-5d",
+        overrides=OVERRIDES,
+        notes="output: NAFNetBaseline(input) = ending(decoder) + input; also the 12D and mixed configs",
+    ),
+    Spec(
+        name="nafnet-maskdcpt-5d-masked",
+        release="maskdcpt",
+        module="mask_nafnet_arch",
+        cls="MaskNAFNetBaseline",
+        full=FIVE_D,
+        reduced=MASKED_REDUCED,
+        preset="nafnet-maskdcpt-5d",
+        overrides=dict(OVERRIDES, mask_patch_size=8),
+        input_shape=MASKED_INPUT,
+        run=run_masked,
+        extra_inputs=patch_mask,
+        notes="output: the last decoder stage of MaskNAFNetBaseline under inputs.mask (B x 1 x H/p x W/p, "
+        "True = visible), captured before the release's kNN read-out",
+    ),
 ]

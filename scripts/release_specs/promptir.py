@@ -29,7 +29,6 @@ MASKED_INPUT = (1, 3, 16, 16)
 CAPTURED = ("decoder_level1",)
 
 
-
 def in_float64(run=None):
     """`run` (default: the plain forward) with model and inputs in float64.
 
@@ -48,16 +47,49 @@ def in_float64(run=None):
 FLOAT64 = dict(dtype="float64")
 
 SPECS = [
-    Spec(name="promptir-5d", release="dcpt", module="promptir_arch", cls="PromptIR", full=FIVE_D,
-         reduced=REDUCED, preset="promptir-5d", overrides=OVERRIDES, input_shape=INPUT, store_state=False,
-         run=in_float64(), meta=FLOAT64),
-    Spec(name="promptir-maskdcpt-5d", release="maskdcpt", module="promptir_arch", cls="PromptIR", full=FIVE_D,
-         reduced=REDUCED, preset="promptir-maskdcpt-5d", overrides=OVERRIDES, input_shape=INPUT,
-         store_state=False, run=in_float64(), meta=FLOAT64),
-    Spec(name="promptir-maskdcpt-5d-masked", release="maskdcpt", module="mask_promptir_arch", cls="MaskPromptIR",
-         full=dict(FIVE_D, **MASKED_BIAS), reduced=dict(REDUCED, **MASKED_BIAS), preset="promptir-maskdcpt-5d",
-         overrides=OVERRIDES, input_shape=MASKED_INPUT, extra_inputs=patch_mask(MASKED_INPUT),
-         run=in_float64(under_mask(*CAPTURED)), meta=dict(FLOAT64, captured=CAPTURED), store_state=False,
-         notes="output: decoder_level1's output under inputs.mask (B x 1 x H/8 x W/8, True = visible), "
-               "taken before the kNN tail; bias=True as the test-time PromptIR"),
+    Spec(
+        name="promptir-5d",
+        release="dcpt",
+        module="promptir_arch",
+        cls="PromptIR",
+        full=FIVE_D,
+        reduced=REDUCED,
+        preset="promptir-5d",
+        overrides=OVERRIDES,
+        input_shape=INPUT,
+        store_state=False,
+        run=in_float64(),
+        meta=FLOAT64,
+    ),
+    Spec(
+        name="promptir-maskdcpt-5d",
+        release="maskdcpt",
+        module="promptir_arch",
+        cls="PromptIR",
+        full=FIVE_D,
+        reduced=REDUCED,
+        preset="promptir-maskdcpt-5d",
+        overrides=OVERRIDES,
+        input_shape=INPUT,
+        store_state=False,
+        run=in_float64(),
+        meta=FLOAT64,
+    ),
+    Spec(
+        name="promptir-maskdcpt-5d-masked",
+        release="maskdcpt",
+        module="mask_promptir_arch",
+        cls="MaskPromptIR",
+        full=dict(FIVE_D, **MASKED_BIAS),
+        reduced=dict(REDUCED, **MASKED_BIAS),
+        preset="promptir-maskdcpt-5d",
+        overrides=OVERRIDES,
+        input_shape=MASKED_INPUT,
+        extra_inputs=patch_mask(MASKED_INPUT),
+        run=in_float64(under_mask(*CAPTURED)),
+        meta=dict(FLOAT64, captured=CAPTURED),
+        store_state=False,
+        notes="output: decoder_level1's output under inputs.mask (B x 1 x H/8 x W/8, True = visible), "
+        "taken before the kNN tail; bias=True as the test-time PromptIR",
+    ),
 ]

@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from make_release_fixtures import Spec  # noqa: E402
 
 FIVE_D = dict(embed_dim=180, depths=[6] * 6, num_heads=[6] * 6, mlp_ratio=2.0, window_size=8, upscale=1)
-REDUCED = dict(embed_dim=12, depths=[2, 1, 1, 1, 1, 2], num_heads=[2] * 6, mlp_ratio=2.0, window_size=4, upscale=1)
+REDUCED = dict(
+    embed_dim=12, depths=[2, 1, 1, 1, 1, 2], num_heads=[2] * 6, mlp_ratio=2.0, window_size=4, upscale=1
+)
 OVERRIDES = dict(embed_dim=12, depths=[2, 1, 1, 1, 1, 2], num_heads=[2] * 6, window_size=4)
 INPUT = (2, 3, 16, 24)
 WINDOW = REDUCED["window_size"]
-
-
 
 
 def patch_mask(g: torch.Generator) -> dict:
@@ -75,12 +75,34 @@ def masked_output(model, inputs):
 COMMON = dict(full=FIVE_D, reduced=REDUCED, overrides=OVERRIDES, input_shape=INPUT)
 SPECS = [
     Spec(name="swinir-5d", release="dcpt", module="swinir_arch", cls="SwinIR", preset="swinir-5d", **COMMON),
-    Spec(name="swinir-maskdcpt-5d", release="maskdcpt", module="swinir_arch", cls="SwinIR",
-         preset="swinir-maskdcpt-5d", **COMMON),
-    Spec(name="swinir-maskdcpt-5d-masked", release="maskdcpt", module="mask_swinir_arch", cls="MaskSwinIR",
-         preset="swinir-maskdcpt-5d", run=last_group_output, extra_inputs=patch_mask,
-         notes="output: last residual group (decode_layers2) output under inputs.mask, B x C x H x W", **COMMON),
-    Spec(name="swinir-maskdcpt-5d-masked-output", release="maskdcpt", module="mask_swinir_arch", cls="MaskSwinIR",
-         preset="swinir-maskdcpt-5d", run=masked_output, extra_inputs=patch_mask,
-         notes="output: MaskSwinIR's image output under inputs.mask", **COMMON),
+    Spec(
+        name="swinir-maskdcpt-5d",
+        release="maskdcpt",
+        module="swinir_arch",
+        cls="SwinIR",
+        preset="swinir-maskdcpt-5d",
+        **COMMON,
+    ),
+    Spec(
+        name="swinir-maskdcpt-5d-masked",
+        release="maskdcpt",
+        module="mask_swinir_arch",
+        cls="MaskSwinIR",
+        preset="swinir-maskdcpt-5d",
+        run=last_group_output,
+        extra_inputs=patch_mask,
+        notes="output: last residual group (decode_layers2) output under inputs.mask, B x C x H x W",
+        **COMMON,
+    ),
+    Spec(
+        name="swinir-maskdcpt-5d-masked-output",
+        release="maskdcpt",
+        module="mask_swinir_arch",
+        cls="MaskSwinIR",
+        preset="swinir-maskdcpt-5d",
+        run=masked_output,
+        extra_inputs=patch_mask,
+        notes="output: MaskSwinIR's image output under inputs.mask",
+        **COMMON,
+    ),
 ]

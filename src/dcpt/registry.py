@@ -48,9 +48,7 @@ class Registry(Generic[T]):
         candidates = list(self._items) + list(self._aliases)
         close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise DcptError(
-            f"unknown {self.kind} {name!r}.{hint} Valid names: {', '.join(sorted(self._items))}"
-        )
+        raise DcptError(f"unknown {self.kind} {name!r}.{hint} Valid names: {', '.join(sorted(self._items))}")
 
     def get(self, name: str) -> T:
         return self._items[self.canonical(name)]

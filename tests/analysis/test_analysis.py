@@ -42,8 +42,9 @@ def test_shuffled_labels_score_near_chance(rng):
 def test_equals_sklearn_cross_val_score(rng, k, metric, folds, seed):
     features, labels = _clusters(rng, classes=3, per_class=20, spread=8.0)  # overlapping: accuracy < 1
     estimator = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=k, metric=metric))
-    reference = cross_val_score(estimator, features, labels,
-                                cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed))
+    reference = cross_val_score(
+        estimator, features, labels, cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    )
     ours = knn_accuracy(features, labels, k=k, metric=metric, folds=folds, seed=seed)
     assert ours == pytest.approx(float(reference.mean()), abs=1e-12)
     assert 0.4 < ours < 1.0
@@ -79,8 +80,20 @@ def stand_in_checkpoint(tmp_path_factory):
 
 def test_cli_writes_png_and_json_for_both_nets(stand_in_checkpoint, tmp_path, capsys):
     out = tmp_path / "an"
-    code = main(["analyse", str(stand_in_checkpoint), "--per-type", "10", "--patch", "32", "--k", "3",
-                 "--out", str(out)])
+    code = main(
+        [
+            "analyse",
+            str(stand_in_checkpoint),
+            "--per-type",
+            "10",
+            "--patch",
+            "32",
+            "--k",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert (out / "tsne.png").read_bytes()[:8] == PNG_SIGNATURE
     from PIL import Image
@@ -104,22 +117,44 @@ def test_cli_random_init_and_folder(tmp_path, images):
     for i in range(2):
         write_image(folder / f"{i}.png", images[i])
     out = tmp_path / "an"
-    code = main(["analyse", "--arch", "nafnet-tiny", "--random-init", "--data", str(folder), "--types",
-                 "gaussian_noise", "low_light", "--per-type", "8", "--patch", "32", "--k", "3", "--out", str(out)])
+    code = main(
+        [
+            "analyse",
+            "--arch",
+            "nafnet-tiny",
+            "--random-init",
+            "--data",
+            str(folder),
+            "--types",
+            "gaussian_noise",
+            "low_light",
+            "--per-type",
+            "8",
+            "--patch",
+            "32",
+            "--k",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     result = json.loads((out / "analysis.json").read_text())
     assert result["types"] == ["gaussian_noise", "low_light"] and result["samples"] == 16
     assert all("knn_acc_ckpt" not in r for r in result["levels"])
 
 
-@pytest.mark.parametrize("argv", [
-    ["analyse", "missing.safetensors"],
-    ["analyse", "--arch", "nafnet-tiny"],
-    ["analyse", "--arch", "nafnet-tiny", "--random-init", "--types", "gausian_noise"],
-    ["analyse", "--arch", "nafnet-tiny", "--random-init", "--data", "EMPTY"],
-    ["analyse", "--arch", "nafnet-tiny", "--random-init", "--pairs", "rain"],
-    ["analyse", "--arch", "no-such-net", "--random-init"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["analyse", "missing.safetensors"],
+        ["analyse", "--arch", "nafnet-tiny"],
+        ["analyse", "--arch", "nafnet-tiny", "--random-init", "--types", "gausian_noise"],
+        ["analyse", "--arch", "nafnet-tiny", "--random-init", "--data", "EMPTY"],
+        ["analyse", "--arch", "nafnet-tiny", "--random-init", "--pairs", "rain"],
+        ["analyse", "--arch", "no-such-net", "--random-init"],
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(argv, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     argv = [a.replace("EMPTY", str(tmp_path / "empty")) for a in argv] + ["--out", str(tmp_path / "o")]

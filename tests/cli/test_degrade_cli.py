@@ -21,7 +21,9 @@ PREFERRED = ("gaussian_noise", "gaussian_blur", "jpeg", "resample", "haze")
 
 
 def pick(count):
-    names = [n for n in PREFERRED if n in DEGRADATIONS] + [n for n in DEGRADATIONS.names() if n not in PREFERRED]
+    names = [n for n in PREFERRED if n in DEGRADATIONS] + [
+        n for n in DEGRADATIONS.names() if n not in PREFERRED
+    ]
     if len(names) < count:
         pytest.skip(f"needs {count} registered degradations, found {len(names)}")
     return names[:count]
@@ -136,16 +138,20 @@ def test_sheet_layout_and_clean_tile(tmp_path, photo, capsys):
 
 def test_unknown_type_lists_valid_names(tmp_path, photo, capsys):
     (name,) = pick(1)
-    assert_user_error(capsys, ["degrade", photo, "-t", "no_such_op", "-l", 1, "-o", tmp_path / "x.png"],
-                      "no_such_op", name)
+    assert_user_error(
+        capsys, ["degrade", photo, "-t", "no_such_op", "-l", 1, "-o", tmp_path / "x.png"], "no_such_op", name
+    )
 
 
 def test_level_out_of_range_states_range(tmp_path, photo, capsys):
     (name,) = pick(1)
     spec = DEGRADATIONS.get(name)
     too_high = spec.level_max + abs(spec.level_max) + 1
-    assert_user_error(capsys, ["degrade", photo, "-t", name, "-l", too_high, "-o", tmp_path / "x.png"],
-                      f"[{spec.level_min:g}, {spec.level_max:g}]")
+    assert_user_error(
+        capsys,
+        ["degrade", photo, "-t", name, "-l", too_high, "-o", tmp_path / "x.png"],
+        f"[{spec.level_min:g}, {spec.level_max:g}]",
+    )
 
 
 @pytest.mark.parametrize("content", ["text", "truncated", "empty"])
@@ -159,8 +165,9 @@ def test_bad_input_files(tmp_path, photo, capsys, content):
         bad.write_bytes(raw[: len(raw) // 2])
     else:
         bad.write_bytes(b"")
-    assert_user_error(capsys, ["degrade", bad, "-t", name, "-l", mid_level(name), "-o", tmp_path / "o.png"],
-                      "bad.png")
+    assert_user_error(
+        capsys, ["degrade", bad, "-t", name, "-l", mid_level(name), "-o", tmp_path / "o.png"], "bad.png"
+    )
     assert not (tmp_path / "o.png").exists()
 
 
@@ -169,8 +176,9 @@ def test_folder_without_images_and_missing_arguments(tmp_path, photo, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("x")
-    assert_user_error(capsys, ["degrade", empty, "-t", name, "-l", mid_level(name), "-o", tmp_path / "o"],
-                      "no image files")
+    assert_user_error(
+        capsys, ["degrade", empty, "-t", name, "-l", mid_level(name), "-o", tmp_path / "o"], "no image files"
+    )
     assert_user_error(capsys, ["degrade", photo, "-l", 1, "-o", tmp_path / "o"], "-t TYPE")
     assert_user_error(capsys, ["degrade", photo, "-t", name, "-l", mid_level(name)], "-o OUT")
     assert_user_error(capsys, ["degrade", photo, "-t", name, "-l", mid_level(name), "-o", photo], "overwrite")

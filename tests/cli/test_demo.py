@@ -56,8 +56,12 @@ def test_input_row_matches_scikit_image_psnr(quick_run):
     options = demo_run.DemoOptions(quick=True, crops_per_image=1)
     types = demo_run.held_out_types(options, demo_run._config("finetune", []))
     for t in types:
-        expected = np.mean([peak_signal_noise_ratio(to_numpy(gt), to_numpy(lq), data_range=255)
-                            for lq, gt in zip(t.lq, t.gt)])
+        expected = np.mean(
+            [
+                peak_signal_noise_ratio(to_numpy(gt), to_numpy(lq), data_range=255)
+                for lq, gt in zip(t.lq, t.gt)
+            ]
+        )
         assert report["input"]["psnr"][t.name] == pytest.approx(expected, abs=1e-5)
 
 
@@ -104,7 +108,10 @@ def test_whole_image_set_degrades_each_test_photograph_whole():
     from dcpt.data import load_samples
     from dcpt.demo.heldout import whole_image_set
 
-    classes = [("gaussian_noise", {"name": "gaussian_noise", "levels": [30, 30]}), ("low_light", {"name": "low_light"})]
+    classes = [
+        ("gaussian_noise", {"name": "gaussian_noise", "levels": [30, 30]}),
+        ("low_light", {"name": "low_light"}),
+    ]
     items = whole_image_set(classes, per_image=2, seed=3)
     photos = load_samples("test")
     assert len(items) == len(photos) * len(classes) * 2

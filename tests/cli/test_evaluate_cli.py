@@ -45,8 +45,19 @@ def one_error_line(capsys) -> str:
 
 def test_identity_table_csv_and_json(tmp_path, data_root, capsys):
     out = tmp_path / "report"
-    code = main(["evaluate", "--identity", "--benchmark", "5d", "--data-root", str(data_root), "--out", str(out),
-                 "--quiet"])
+    code = main(
+        [
+            "evaluate",
+            "--identity",
+            "--benchmark",
+            "5d",
+            "--data-root",
+            str(data_root),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "| Data set | Images | PSNR (dB) | SSIM |" in printed
@@ -54,9 +65,16 @@ def test_identity_table_csv_and_json(tmp_path, data_root, capsys):
     rows = {r["dataset"]: r for r in csv.DictReader(open(out / "results.csv", encoding="utf-8"))}
     assert list(rows) == ["SOTS outdoor", "Rain100L", "CBSD68 sigma=25", "GoPro", "LOL", "Average"]
     assert rows["GoPro"]["status"] == "missing"
-    ref = np.mean([peak_signal_noise_ratio(np.asarray(Image.open(data_root / f"Rain100L/norain/norain-{i:03d}.png")),
-                                           np.asarray(Image.open(data_root / f"Rain100L/rainy/rain-{i:03d}.png")),
-                                           data_range=255) for i in (1, 2)])
+    ref = np.mean(
+        [
+            peak_signal_noise_ratio(
+                np.asarray(Image.open(data_root / f"Rain100L/norain/norain-{i:03d}.png")),
+                np.asarray(Image.open(data_root / f"Rain100L/rainy/rain-{i:03d}.png")),
+                data_range=255,
+            )
+            for i in (1, 2)
+        ]
+    )
     assert float(rows["Rain100L"]["psnr"]) == pytest.approx(ref, abs=1e-3)
     payload = json.loads((out / "results.json").read_text())
     assert payload["meta"]["identity"] is True and len(payload["datasets"]) == 5
@@ -64,15 +82,50 @@ def test_identity_table_csv_and_json(tmp_path, data_root, capsys):
 
 def test_checkpoint_on_pairs_agrees_with_restore_and_saves_images(tmp_path, data_root, ckpt, capsys):
     saved = tmp_path / "saved"
-    code = main(["evaluate", "--ckpt", str(ckpt), "--device", "cpu", "--pairs", f"rain={data_root / 'Rain100L'}",
-                 "--save-images", str(saved), "--out", str(tmp_path / "r"), "--quiet"])
+    code = main(
+        [
+            "evaluate",
+            "--ckpt",
+            str(ckpt),
+            "--device",
+            "cpu",
+            "--pairs",
+            f"rain={data_root / 'Rain100L'}",
+            "--save-images",
+            str(saved),
+            "--out",
+            str(tmp_path / "r"),
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert sorted(p.name for p in (saved / "rain").iterdir()) == ["rain-001.png", "rain-002.png"]
-    assert main(["restore", str(data_root / "Rain100L/rainy"), "-o", str(tmp_path / "restored"), "--ckpt", str(ckpt),
-                 "--device", "cpu", "--quiet"]) == 0
-    ref = np.mean([peak_signal_noise_ratio(np.asarray(Image.open(data_root / f"Rain100L/norain/norain-{i:03d}.png")),
-                                           np.asarray(Image.open(tmp_path / f"restored/rain-{i:03d}.png")),
-                                           data_range=255) for i in (1, 2)])
+    assert (
+        main(
+            [
+                "restore",
+                str(data_root / "Rain100L/rainy"),
+                "-o",
+                str(tmp_path / "restored"),
+                "--ckpt",
+                str(ckpt),
+                "--device",
+                "cpu",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    ref = np.mean(
+        [
+            peak_signal_noise_ratio(
+                np.asarray(Image.open(data_root / f"Rain100L/norain/norain-{i:03d}.png")),
+                np.asarray(Image.open(tmp_path / f"restored/rain-{i:03d}.png")),
+                data_range=255,
+            )
+            for i in (1, 2)
+        ]
+    )
     payload = json.loads((tmp_path / "r" / "results.json").read_text())
     assert payload["datasets"][0]["psnr"] == pytest.approx(ref, abs=1e-6)
 
@@ -108,29 +161,78 @@ def release_root(tmp_path, rng):
     return root
 
 
-@pytest.mark.parametrize("protocol,image_range,row", [("dcpt", 255.0, "LowLight"), ("maskdcpt", 1.0, "LowLight")])
-def test_release_protocols_identity_and_checkpoint(tmp_path, release_root, ckpt, capsys, protocol, image_range, row):
+@pytest.mark.parametrize(
+    "protocol,image_range,row", [("dcpt", 255.0, "LowLight"), ("maskdcpt", 1.0, "LowLight")]
+)
+def test_release_protocols_identity_and_checkpoint(
+    tmp_path, release_root, ckpt, capsys, protocol, image_range, row
+):
     out = tmp_path / f"{protocol}-identity"
-    assert main(["evaluate", "--model", "identity", "--protocol", protocol, "--benchmark", "5d",
-                 "--data-root", str(release_root), "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                "identity",
+                "--protocol",
+                protocol,
+                "--benchmark",
+                "5d",
+                "--data-root",
+                str(release_root),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     payload = json.loads((out / "results.json").read_text())
     assert payload["meta"]["protocol"] == protocol and payload["meta"]["image_range"] == image_range
     scored = {d["name"]: d for d in payload["datasets"] if d["status"] == "ok"}
     assert sorted(scored) == sorted([row, "CBSD68"])
-    ref = np.mean([peak_signal_noise_ratio(np.asarray(Image.open(release_root / f"LOL/eval15/high/{i}.png")),
-                                           np.asarray(Image.open(release_root / f"LOL/eval15/low/{i}.png")),
-                                           data_range=255) for i in (1, 2)])
+    ref = np.mean(
+        [
+            peak_signal_noise_ratio(
+                np.asarray(Image.open(release_root / f"LOL/eval15/high/{i}.png")),
+                np.asarray(Image.open(release_root / f"LOL/eval15/low/{i}.png")),
+                data_range=255,
+            )
+            for i in (1, 2)
+        ]
+    )
     assert scored[row]["psnr"] == pytest.approx(ref, abs=1e-4)
     net_out = tmp_path / f"{protocol}-net"
-    assert main(["evaluate", "--ckpt", str(ckpt), "--device", "cpu", "--protocol", protocol, "--benchmark", "5d",
-                 "--data-root", str(release_root), "--out", str(net_out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--ckpt",
+                str(ckpt),
+                "--device",
+                "cpu",
+                "--protocol",
+                protocol,
+                "--benchmark",
+                "5d",
+                "--data-root",
+                str(release_root),
+                "--out",
+                str(net_out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     net_rows = {d["name"]: d for d in json.loads((net_out / "results.json").read_text())["datasets"]}
     assert net_rows[row]["status"] == "ok" and net_rows[row]["psnr"] != pytest.approx(ref, abs=1e-3)
     assert "| LowLight | 2 |" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("case", ["protocol", "benchmark", "empty_root", "toolkit_empty_root", "mismatched",
-                                  "tile", "model", "pairs"])
+@pytest.mark.parametrize(
+    "case",
+    ["protocol", "benchmark", "empty_root", "toolkit_empty_root", "mismatched", "tile", "model", "pairs"],
+)
 def test_release_protocol_errors_exit_2_with_one_line(tmp_path, data_root, release_root, capsys, case):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -147,7 +249,14 @@ def test_release_protocol_errors_exit_2_with_one_line(tmp_path, data_root, relea
     }[case]
     assert main(base + extra) == 2
     err = one_error_line(capsys)
-    expected = {"protocol": "unknown protocol", "benchmark": "no '12d' benchmark", "empty_root": "nothing was scored",
-                "toolkit_empty_root": "nothing was scored", "mismatched": "identical name", "tile": "--tile",
-                "model": "only 'identity'", "pairs": "--pairs"}[case]
+    expected = {
+        "protocol": "unknown protocol",
+        "benchmark": "no '12d' benchmark",
+        "empty_root": "nothing was scored",
+        "toolkit_empty_root": "nothing was scored",
+        "mismatched": "identical name",
+        "tile": "--tile",
+        "model": "only 'identity'",
+        "pairs": "--pairs",
+    }[case]
     assert expected in err, err

@@ -38,7 +38,9 @@ def one_error_line(capsys) -> str:
 
 def test_restores_a_folder_with_same_names_and_bit_depths(tmp_path, ckpt, inputs, capsys):
     out = tmp_path / "out"
-    assert main(["restore", str(inputs), "-o", str(out), "--ckpt", str(ckpt), "--device", "cpu", "--quiet"]) == 0
+    assert (
+        main(["restore", str(inputs), "-o", str(out), "--ckpt", str(ckpt), "--device", "cpu", "--quiet"]) == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "deep.png"]
     assert read_image_with_depth(out / "deep.png")[1] == 16
     assert read_image_with_depth(out / "a.png")[1] == 8
@@ -49,8 +51,25 @@ def test_restores_a_folder_with_same_names_and_bit_depths(tmp_path, ckpt, inputs
 
 def test_tiled_restore_is_close_to_whole_image_and_forced_16_bit(tmp_path, ckpt, inputs):
     out = tmp_path / "tiled"
-    code = main(["restore", str(inputs / "b.jpg"), "-o", str(out), "--ckpt", str(ckpt), "--tile", "32",
-                 "--overlap", "16", "--bit-depth", "16", "--device", "cpu", "--quiet"])
+    code = main(
+        [
+            "restore",
+            str(inputs / "b.jpg"),
+            "-o",
+            str(out),
+            "--ckpt",
+            str(ckpt),
+            "--tile",
+            "32",
+            "--overlap",
+            "16",
+            "--bit-depth",
+            "16",
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
+    )
     assert code == 0
     tiled, depth = read_image_with_depth(out / "b.png")
     assert depth == 16
@@ -61,7 +80,9 @@ def test_tiled_restore_is_close_to_whole_image_and_forced_16_bit(tmp_path, ckpt,
 
 def test_tlc_option_runs_on_nafnet(tmp_path, ckpt, inputs):
     out = tmp_path / "tlc"
-    assert main(["restore", str(inputs / "a.png"), "-o", str(out), "--ckpt", str(ckpt), "--tlc", "--quiet"]) == 0
+    assert (
+        main(["restore", str(inputs / "a.png"), "-o", str(out), "--ckpt", str(ckpt), "--tlc", "--quiet"]) == 0
+    )
     assert (out / "a.png").is_file()
 
 

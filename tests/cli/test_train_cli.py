@@ -11,13 +11,28 @@ from dcpt.models import create_model
 from dcpt.models.checkpoint import load_bundle, save_checkpoint
 
 TINY = {
-    "model": {"name": "nafnet-tiny",
-              "overrides": {"width": 8, "enc_blk_nums": [1, 1], "middle_blk_num": 1, "dec_blk_nums": [1, 1]}},
-    "data": {"train": [{"clean": "samples", "classes": [{"name": "gaussian_noise", "levels": [15, 50]},
-                                                        {"name": "haze"}]}],
-             "val": [{"clean": "samples:test", "classes": [{"name": "gaussian_noise", "levels": [15, 50]},
-                                                           {"name": "haze"}]}],
-             "patch_size": 16, "batch_size": 2, "epoch_length": 8, "val_length": 4},
+    "model": {
+        "name": "nafnet-tiny",
+        "overrides": {"width": 8, "enc_blk_nums": [1, 1], "middle_blk_num": 1, "dec_blk_nums": [1, 1]},
+    },
+    "data": {
+        "train": [
+            {
+                "clean": "samples",
+                "classes": [{"name": "gaussian_noise", "levels": [15, 50]}, {"name": "haze"}],
+            }
+        ],
+        "val": [
+            {
+                "clean": "samples:test",
+                "classes": [{"name": "gaussian_noise", "levels": [15, 50]}, {"name": "haze"}],
+            }
+        ],
+        "patch_size": 16,
+        "batch_size": 2,
+        "epoch_length": 8,
+        "val_length": 4,
+    },
     "train": {"steps": 2, "val_every": 2, "ckpt_every": 0, "device": "cpu"},
 }
 
@@ -46,7 +61,9 @@ def pretrained(tmp_path_factory):
 
 
 def test_pretrain_writes_run_folder(pretrained):
-    assert {"config.yaml", "final.safetensors", "last.pt", "metrics.jsonl"} <= {p.name for p in pretrained.iterdir()}
+    assert {"config.yaml", "final.safetensors", "last.pt", "metrics.jsonl"} <= {
+        p.name for p in pretrained.iterdir()
+    }
     saved = yaml.safe_load((pretrained / "config.yaml").read_text())
     assert saved["train"]["steps"] == 2 and saved["optim"]["lr"] == 2e-4  # resolved: defaults spelled out
     bundle = load_bundle(pretrained / "final.safetensors")
@@ -59,7 +76,19 @@ def test_pretrain_writes_run_folder(pretrained):
 def test_finetune_keeps_the_classifier_and_classify_reads_it(pretrained, tmp_path, capsys):
     ft = {**TINY, "train": {**TINY["train"], "ema": 0.0}}
     cfg = _write(tmp_path, ft)
-    assert main(["finetune", str(cfg), "--init", str(pretrained / "final.safetensors"), "--out", str(tmp_path / "ft")]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                str(cfg),
+                "--init",
+                str(pretrained / "final.safetensors"),
+                "--out",
+                str(tmp_path / "ft"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "psnr/haze" in out
     tuned = load_bundle(tmp_path / "ft" / "final.safetensors")
@@ -72,7 +101,18 @@ def test_finetune_keeps_the_classifier_and_classify_reads_it(pretrained, tmp_pat
     from dcpt.data import export_samples
 
     export_samples(tmp_path / "imgs", "test")
-    assert main(["classify", str(tmp_path / "imgs"), "--ckpt", str(tmp_path / "ft" / "final.safetensors"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                str(tmp_path / "imgs"),
+                "--ckpt",
+                str(tmp_path / "ft" / "final.safetensors"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     predictions = json.loads(capsys.readouterr().out)
     assert len(predictions) == 3
     for p in predictions:
@@ -91,11 +131,15 @@ def test_config_key_errors_exit_2(tmp_path, capsys):
 
 def test_missing_or_empty_data_folder_exit_2(tmp_path, capsys):
     source = TINY["data"]["train"][0]
-    cfg = _write(tmp_path, {**TINY, "data": {**TINY["data"], "train": [{**source, "clean": str(tmp_path / "nope")}]}})
+    cfg = _write(
+        tmp_path, {**TINY, "data": {**TINY["data"], "train": [{**source, "clean": str(tmp_path / "nope")}]}}
+    )
     _fails(["pretrain", cfg, "--out", tmp_path / "r1"], capsys, "does not exist")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no images here")
-    cfg = _write(tmp_path, {**TINY, "data": {**TINY["data"], "train": [{**source, "clean": str(tmp_path / "empty")}]}})
+    cfg = _write(
+        tmp_path, {**TINY, "data": {**TINY["data"], "train": [{**source, "clean": str(tmp_path / "empty")}]}}
+    )
     _fails(["pretrain", cfg, "--out", tmp_path / "r2"], capsys, "no image files")
 
 
@@ -109,11 +153,19 @@ def test_init_of_another_architecture_exit_2(tmp_path, capsys):
     other = create_model("restormer-tiny")
     save_checkpoint(other, tmp_path / "restormer.safetensors")
     cfg = _write(tmp_path, TINY)
-    _fails(["finetune", cfg, "--init", tmp_path / "restormer.safetensors", "--out", tmp_path / "ft"], capsys,
-           "restormer", "not nafnet")
+    _fails(
+        ["finetune", cfg, "--init", tmp_path / "restormer.safetensors", "--out", tmp_path / "ft"],
+        capsys,
+        "restormer",
+        "not nafnet",
+    )
     wide = create_model("nafnet-tiny")
     save_checkpoint(wide, tmp_path / "wide.safetensors")
-    _fails(["finetune", cfg, "--init", tmp_path / "wide.safetensors", "--out", tmp_path / "ft2"], capsys, "does not fit")
+    _fails(
+        ["finetune", cfg, "--init", tmp_path / "wide.safetensors", "--out", tmp_path / "ft2"],
+        capsys,
+        "does not fit",
+    )
 
 
 def test_classify_without_classifier_exit_2(tmp_path, capsys):
@@ -121,7 +173,11 @@ def test_classify_without_classifier_exit_2(tmp_path, capsys):
     from dcpt.data import export_samples
 
     export_samples(tmp_path / "imgs", "test")
-    _fails(["classify", tmp_path / "imgs", "--ckpt", tmp_path / "plain.safetensors"], capsys, "no degradation classifier")
+    _fails(
+        ["classify", tmp_path / "imgs", "--ckpt", tmp_path / "plain.safetensors"],
+        capsys,
+        "no degradation classifier",
+    )
 
 
 def test_finetune_from_a_preset_checkpoint(tmp_path, capsys):
@@ -129,5 +185,17 @@ def test_finetune_from_a_preset_checkpoint(tmp_path, capsys):
     save_checkpoint(create_model("nafnet-tiny"), tmp_path / "preset.safetensors")  # tuple config in memory
     raw = {**TINY, "model": {"name": "nafnet-tiny"}, "train": {**TINY["train"], "steps": 1, "val_every": 0}}
     cfg = _write(tmp_path, raw)
-    assert main(["finetune", str(cfg), "--init", str(tmp_path / "preset.safetensors"), "--out", str(tmp_path / "ft")]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                str(cfg),
+                "--init",
+                str(tmp_path / "preset.safetensors"),
+                "--out",
+                str(tmp_path / "ft"),
+            ]
+        )
+        == 0
+    )
     assert load_bundle(tmp_path / "ft" / "final.safetensors").classifier is None

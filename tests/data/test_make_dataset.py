@@ -110,8 +110,23 @@ def test_fixed_levels_and_embedded_samples(tmp_path):
     name = ops(1)[0]
     spec = DEGRADATIONS.get(name)
     level = spec.sheet_levels()[1]
-    assert main(["make-dataset", "samples", str(tmp_path / "out"), "--types", name, "--levels", str(level),
-                 "--patch", "24", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "make-dataset",
+                "samples",
+                str(tmp_path / "out"),
+                "--types",
+                name,
+                "--levels",
+                str(level),
+                "--patch",
+                "24",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     records = manifest(tmp_path / "out")
     assert records[0]["source"] == "samples:astronaut" and len(records) >= 13
     assert all(abs(r["level"] - level) < 1e-5 for r in records)

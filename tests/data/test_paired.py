@@ -122,7 +122,10 @@ def test_cbsd68_noise_has_the_right_std_and_is_fixed(tmp_path):
 def test_labelled_concat_and_balanced_sampler(tmp_path):
     build(tmp_path / "rain", "rainy", "norain", [("rain-1.png", "norain-1.png")])
     build(tmp_path / "low", "low", "high", [(f"{k}.png", f"{k}.png") for k in range(3)])
-    members = [("derain", PairedFolderDataset(tmp_path / "rain")), ("lowlight", PairedFolderDataset(tmp_path / "low"))]
+    members = [
+        ("derain", PairedFolderDataset(tmp_path / "rain")),
+        ("lowlight", PairedFolderDataset(tmp_path / "low")),
+    ]
     data = LabelledConcat(members)
     assert data.class_names == ["derain", "lowlight"] and len(data) == 4
     assert [data[i]["label"] for i in range(4)] == [0, 1, 1, 1]

@@ -64,11 +64,21 @@ def test_patches_are_dihedral_transforms_of_their_window():
         gt = ds[i]["gt"]
         top, left = window_of(gt)
         window = src[:, top : top + 12, left : left + 12]
-        matches = [(h, v, t) for h in (0, 1) for v in (0, 1) for t in range(4)
-                   if torch.equal(gt, augment(window, h, v, t))]
+        matches = [
+            (h, v, t)
+            for h in (0, 1)
+            for v in (0, 1)
+            for t in range(4)
+            if torch.equal(gt, augment(window, h, v, t))
+        ]
         assert matches, f"item {i} is not a flip / turn of its window"
         rows, cols = gt[0] * 255, gt[1] * 255
-        steps = (rows[1, 0] - rows[0, 0], rows[0, 1] - rows[0, 0], cols[1, 0] - cols[0, 0], cols[0, 1] - cols[0, 0])
+        steps = (
+            rows[1, 0] - rows[0, 0],
+            rows[0, 1] - rows[0, 0],
+            cols[1, 0] - cols[0, 0],
+            cols[0, 1] - cols[0, 0],
+        )
         seen.add(tuple(int(torch.sign(s.round())) for s in steps))
     assert len(seen) == 8  # all eight orientations occur
 
@@ -88,8 +98,9 @@ def test_items_depend_only_on_seed_epoch_and_index():
 
 
 def test_dataloader_workers_do_not_change_the_data():
-    ds = SyntheticDataset([coordinate_image(), coordinate_image(36, 36) * 0.5], ops(2), patch_size=16,
-                          length=8, seed=1)
+    ds = SyntheticDataset(
+        [coordinate_image(), coordinate_image(36, 36) * 0.5], ops(2), patch_size=16, length=8, seed=1
+    )
     batches = {}
     for workers in (0, 2):
         loader = DataLoader(ds, batch_size=4, num_workers=workers)
@@ -120,7 +131,9 @@ def test_degrade_batch_equals_the_per_item_path():
     per_item = SyntheticDataset(sources, classes, patch_size=16, length=9, seed=5)
     clean = SyntheticDataset(sources, classes, patch_size=16, length=9, seed=5, degrade_on_device=True)
     assert "lq" not in clean[0]
-    batch = next(iter(DataLoader(clean, batch_size=9, shuffle=True, generator=torch.Generator().manual_seed(0))))
+    batch = next(
+        iter(DataLoader(clean, batch_size=9, shuffle=True, generator=torch.Generator().manual_seed(0)))
+    )
     out = degrade_batch(batch, clean.classes, "cpu")
     for j in range(9):
         index = [i for i in range(9) if per_item[i]["seed"] == int(batch["seed"][j])][0]
@@ -166,14 +179,16 @@ def test_class_specs_are_checked():
 def ramp_image(height=120, width=140):
     """Red = row / 255, green = column / 255, as floats: linear in both directions, so a rescaled
     window is linear again with its slope equal to the shrink factor."""
-    yy, xx = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32),
-                            indexing="ij")
+    yy, xx = torch.meshgrid(
+        torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij"
+    )
     return torch.stack([yy / 255.0, xx / 255.0, torch.full_like(yy, 0.5)])
 
 
 def test_scale_range_shrinks_the_window_by_the_drawn_factor():
-    ds = SyntheticDataset([ramp_image()], ops(1), patch_size=16, length=12, flips=False, rotations=False,
-                          scale_range=(0.5, 0.5))
+    ds = SyntheticDataset(
+        [ramp_image()], ops(1), patch_size=16, length=12, flips=False, rotations=False, scale_range=(0.5, 0.5)
+    )
     for i in range(len(ds)):
         gt = ds[i]["gt"] * 255
         assert gt.shape == (3, 16, 16)
@@ -187,12 +202,26 @@ def test_scale_range_shrinks_the_window_by_the_drawn_factor():
 
 
 def test_scale_range_draws_many_scales_and_caps_the_window_at_the_image():
-    ds = SyntheticDataset([ramp_image()], ops(1), patch_size=16, length=40, flips=False, rotations=False,
-                          scale_range=(0.25, 1.0))
+    ds = SyntheticDataset(
+        [ramp_image()],
+        ops(1),
+        patch_size=16,
+        length=40,
+        flips=False,
+        rotations=False,
+        scale_range=(0.25, 1.0),
+    )
     slopes = {round(float(ds[i]["gt"][1, 5, 12] - ds[i]["gt"][1, 5, 3]) * 255 / 9, 1) for i in range(len(ds))}
     assert len(slopes) > 10 and min(slopes) >= 0.95 and max(slopes) <= 4.05
-    tiny = SyntheticDataset([ramp_image(20, 24)], ops(1), patch_size=16, length=4, flips=False, rotations=False,
-                            scale_range=(0.25, 0.25))
+    tiny = SyntheticDataset(
+        [ramp_image(20, 24)],
+        ops(1),
+        patch_size=16,
+        length=4,
+        flips=False,
+        rotations=False,
+        scale_range=(0.25, 0.25),
+    )
     gt = tiny[0]["gt"] * 255
     assert gt.shape == (3, 16, 16)  # the window is capped at 20 pixels: a factor of 16 / 20, not 1 / 4
     span = float(gt[0, :, 5].max() - gt[0, :, 5].min())  # 19 for the whole window, less at its blurred ends

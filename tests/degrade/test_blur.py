@@ -66,7 +66,9 @@ def test_gaussian_kernel_matches_formula():
 
 def test_isotropic_gaussian_is_outer_product_of_1d():
     g = K.gaussian_kernel1d(1.7, 11, dtype=torch.float64)
-    assert torch.allclose(torch.outer(g, g), K.gaussian_kernel(1.7, 1.7, 0.3, 11, dtype=torch.float64), atol=1e-15)
+    assert torch.allclose(
+        torch.outer(g, g), K.gaussian_kernel(1.7, 1.7, 0.3, 11, dtype=torch.float64), atol=1e-15
+    )
     assert torch.allclose(g / g[5], torch.exp(-0.5 * (torch.arange(-5, 6.0, dtype=torch.float64) / 1.7) ** 2))
 
 
@@ -114,7 +116,9 @@ def test_line_kernel_is_a_segment():
 
 def test_shake_trajectory_extent_and_centre():
     g = torch.Generator().manual_seed(3)
-    path = shake_trajectory(torch.randn(256, generator=g), torch.randn(256, generator=g), torch.tensor(0.3), 12.0)
+    path = shake_trajectory(
+        torch.randn(256, generator=g), torch.randn(256, generator=g), torch.tensor(0.3), 12.0
+    )
     low, high = path.min(0).values, path.max(0).values
     assert (high - low).max().item() == pytest.approx(12.0, rel=1e-5)
     assert torch.allclose((low + high) / 2, torch.zeros(2), atol=1e-5)

@@ -26,8 +26,12 @@ MIN_TYPES = 19
 @pytest.fixture(scope="module")
 def crops():
     """Four 64 x 64 crops of real photographs (textured, smooth, dark and bright areas), 4 x 3 x 64 x 64."""
-    boxes = ((data.astronaut(), 40, 180), (data.astronaut(), 300, 300), (data.coffee(), 120, 250),
-             (data.chelsea(), 60, 120))
+    boxes = (
+        (data.astronaut(), 40, 180),
+        (data.astronaut(), 300, 300),
+        (data.coffee(), 120, 250),
+        (data.chelsea(), 60, 120),
+    )
     tiles = [img[top : top + 64, left : left + 64] for img, top, left in boxes]
     return (torch.from_numpy(np.stack(tiles)).permute(0, 3, 1, 2).float() / 255.0).contiguous()
 
@@ -111,6 +115,8 @@ def test_memory_layout_does_not_change_the_result(name, crops):
     expected = apply(name, crops, level, generator=seeded(2))
     channels_last = crops.to(memory_format=torch.channels_last)
     assert not channels_last.is_contiguous()
-    torch.testing.assert_close(apply(name, channels_last, level, generator=seeded(2)), expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        apply(name, channels_last, level, generator=seeded(2)), expected, atol=1e-5, rtol=0
+    )
     wide = torch.cat([crops, crops], dim=-1)[..., :64]
     torch.testing.assert_close(apply(name, wide, level, generator=seeded(2)), expected, atol=1e-5, rtol=0)

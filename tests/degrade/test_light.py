@@ -22,7 +22,9 @@ def test_darken_without_noise_matches_numpy(rng):
     linear = img**2.2 * exposure[:, None, None, None]
     raw = np.round(linear * 4095) / 4095
     expected = np.round(raw ** (1 / 2.2) * 255) / 255
-    out = darken(torch.from_numpy(img), torch.from_numpy(exposure), torch.tensor([2.0, 8.0]), torch.zeros(2, 3, 8, 10))
+    out = darken(
+        torch.from_numpy(img), torch.from_numpy(exposure), torch.tensor([2.0, 8.0]), torch.zeros(2, 3, 8, 10)
+    )
     np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-12)
 
 
@@ -38,7 +40,9 @@ def test_noise_has_shot_plus_read_variance_in_electrons():
 
 
 def test_brightness_falls_monotonically(images):
-    means = [degrade.apply("low_light", images, lv, generator=_gen(2)).mean().item() for lv in np.linspace(0, 1, 8)]
+    means = [
+        degrade.apply("low_light", images, lv, generator=_gen(2)).mean().item() for lv in np.linspace(0, 1, 8)
+    ]
     assert all(a > b for a, b in zip(means, means[1:]))
     assert means[0] < images.mean().item()
 
@@ -54,7 +58,9 @@ def test_same_seed_same_bytes_and_batch_equals_one_by_one(images):
     batch = degrade.apply("low_light", images, levels, generator=_gen(3))
     assert torch.equal(batch, degrade.apply("low_light", images, levels, generator=_gen(3)))
     shared = _gen(3)
-    single = torch.cat([degrade.apply("low_light", images[i : i + 1], levels[i], generator=shared) for i in range(4)])
+    single = torch.cat(
+        [degrade.apply("low_light", images[i : i + 1], levels[i], generator=shared) for i in range(4)]
+    )
     assert torch.equal(batch, single)
 
 
@@ -62,7 +68,10 @@ def test_psnr_falls_with_the_level(images):
     def psnr(x):
         return (10 * torch.log10(1 / ((x.double() - images.double()) ** 2).mean(dim=(1, 2, 3)))).mean().item()
 
-    values = [psnr(degrade.apply("low_light", images, lv, generator=_gen(1))) for lv in DEGRADATIONS.get("low_light").sheet_levels()]
+    values = [
+        psnr(degrade.apply("low_light", images, lv, generator=_gen(1)))
+        for lv in DEGRADATIONS.get("low_light").sheet_levels()
+    ]
     assert values[0] > values[1] > values[2] and values[0] < 30
 
 

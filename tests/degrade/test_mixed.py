@@ -26,7 +26,9 @@ def test_blur_jpeg_is_blur_then_jpeg(images):
 
 def test_blur_lowlight_noise_is_its_three_stages(images):
     out = degrade.apply("blur_lowlight_noise", images, 0.5, generator=_gen(2))
-    ref = degrade.apply([("gaussian_blur", 1.5), ("low_light", 0.5), ("gaussian_noise", 11.0)], images, generator=_gen(2))
+    ref = degrade.apply(
+        [("gaussian_blur", 1.5), ("low_light", 0.5), ("gaussian_noise", 11.0)], images, generator=_gen(2)
+    )
     assert torch.equal(out, ref)
 
 
@@ -46,7 +48,9 @@ def test_realesrgan_keeps_the_size_and_8_bit_values():
 
 def test_realesrgan_at_level_zero_is_mild():
     yy, xx = torch.meshgrid(torch.linspace(0, 1, 48), torch.linspace(0, 1, 64), indexing="ij")
-    smooth = 0.1 + 0.8 * torch.stack([xx, yy, 0.5 + 0.4 * torch.sin(6 * xx + 4 * yy)])[None].repeat(4, 1, 1, 1)
+    smooth = 0.1 + 0.8 * torch.stack([xx, yy, 0.5 + 0.4 * torch.sin(6 * xx + 4 * yy)])[None].repeat(
+        4, 1, 1, 1
+    )
     assert _psnr(degrade.apply("realesrgan", smooth, 0.0, generator=_gen(5)), smooth) > 35
 
 
@@ -62,13 +66,18 @@ def test_batch_equals_one_by_one(name, images):
     levels = torch.tensor([0.0, 0.3, 0.7, 1.0])
     batch = degrade.apply(name, images, levels, generator=_gen(3))
     shared = _gen(3)
-    single = torch.cat([degrade.apply(name, images[i : i + 1], levels[i], generator=shared) for i in range(4)])
+    single = torch.cat(
+        [degrade.apply(name, images[i : i + 1], levels[i], generator=shared) for i in range(4)]
+    )
     assert torch.equal(batch, single)
 
 
 @pytest.mark.parametrize("name", OPS)
 def test_psnr_falls_with_the_level(name, images):
-    values = [_psnr(degrade.apply(name, images, lv, generator=_gen(1)), images) for lv in DEGRADATIONS.get(name).sheet_levels()]
+    values = [
+        _psnr(degrade.apply(name, images, lv, generator=_gen(1)), images)
+        for lv in DEGRADATIONS.get(name).sheet_levels()
+    ]
     assert values[0] > values[1] > values[2] and values[0] < 45
 
 

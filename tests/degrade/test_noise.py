@@ -79,7 +79,9 @@ def test_srgb_transfer_functions():
 
 def test_camera_noise_is_heteroscedastic_in_linear_light():
     level = 0.5
-    shot, read = sensor_variances(torch.tensor(level, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64))
+    shot, read = sensor_variances(
+        torch.tensor(level, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64)
+    )
     assert shot.item() == pytest.approx(1e-4 * math.sqrt(500))
     assert read.item() < 0.01 * shot.item()
     for lin in (0.2, 0.6):
@@ -108,7 +110,9 @@ def test_thread_count_does_not_change_bytes(images):
         outs = []
         for n in (1, 2):
             torch.set_num_threads(n)
-            outs.append(degrade.apply("poisson_noise", images, 1.0, generator=torch.Generator().manual_seed(5)))
+            outs.append(
+                degrade.apply("poisson_noise", images, 1.0, generator=torch.Generator().manual_seed(5))
+            )
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(*outs)
@@ -137,4 +141,7 @@ def test_tiny_images_and_float64(name):
 def test_channels_last_input_gives_the_same_bytes(images):
     expected = degrade.apply("camera_noise", images, 0.5, generator=torch.Generator().manual_seed(6))
     channels_last = images.to(memory_format=torch.channels_last)
-    assert torch.equal(degrade.apply("camera_noise", channels_last, 0.5, generator=torch.Generator().manual_seed(6)), expected)
+    assert torch.equal(
+        degrade.apply("camera_noise", channels_last, 0.5, generator=torch.Generator().manual_seed(6)),
+        expected,
+    )

@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from dcpt import degrade
-from dcpt.degrade.core import DEGRADATIONS
+from dcpt.degrade.core import DEGRADATIONS, sample_generators
 from dcpt.degrade.sampling import BAYER_PATTERNS, bayer_mosaic, demosaic_bilinear, down_up, hole_mask
-from dcpt.degrade.core import sample_generators
 from dcpt.errors import DcptError
 
 OPS = ("mosaic", "resample", "moire", "inpaint")
@@ -86,7 +85,9 @@ def test_inpaint_masks_the_requested_fraction_and_grows_with_it(images):
 
 
 def test_hole_masks_come_in_both_styles():
-    masks = hole_mask(torch.full((16,), 0.1), sample_generators(16, "cpu", _gen(1)), 64, 64, "cpu", torch.float32)
+    masks = hole_mask(
+        torch.full((16,), 0.1), sample_generators(16, "cpu", _gen(1)), 64, 64, "cpu", torch.float32
+    )
     # strokes are thin bands, blobs compact: their boundary length per masked pixel differs a lot
     edges = (masks[..., 1:, :] != masks[..., :-1, :]).float().sum(dim=(1, 2, 3)) / masks.sum(dim=(1, 2, 3))
     assert edges.max() > 2 * edges.min()
@@ -119,7 +120,9 @@ def test_batch_equals_one_by_one(name, images):
     levels = torch.linspace(spec.level_min, spec.level_max, 4)
     batch = degrade.apply(name, images, levels, generator=_gen(3))
     shared = _gen(3)
-    single = torch.cat([degrade.apply(name, images[i : i + 1], levels[i], generator=shared) for i in range(4)])
+    single = torch.cat(
+        [degrade.apply(name, images[i : i + 1], levels[i], generator=shared) for i in range(4)]
+    )
     assert torch.equal(batch, single)
 
 
@@ -128,7 +131,10 @@ def test_psnr_falls_with_the_level(name, images):
     def psnr(x):
         return (10 * torch.log10(1 / ((x.double() - images.double()) ** 2).mean(dim=(1, 2, 3)))).mean().item()
 
-    values = [psnr(degrade.apply(name, images, lv, generator=_gen(1))) for lv in DEGRADATIONS.get(name).sheet_levels()]
+    values = [
+        psnr(degrade.apply(name, images, lv, generator=_gen(1)))
+        for lv in DEGRADATIONS.get(name).sheet_levels()
+    ]
     assert values[0] > values[1] > values[2] and values[0] < 45
 
 

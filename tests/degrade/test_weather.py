@@ -31,7 +31,9 @@ def test_add_haze_matches_closed_form_at_constant_depth(rng):
     beta = np.array([1.2, 0.4])
     t = np.exp(-beta * 0.5)[:, None, None, None]
     expected = img * t + airlight[:, :, None, None] * (1 - t)
-    out = add_haze(torch.from_numpy(img), torch.from_numpy(beta), torch.from_numpy(airlight), torch.full((16, 20), 0.5))
+    out = add_haze(
+        torch.from_numpy(img), torch.from_numpy(beta), torch.from_numpy(airlight), torch.full((16, 20), 0.5)
+    )
     np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-12)
 
 
@@ -124,13 +126,18 @@ def test_batch_equals_one_by_one(name, images):
     levels = torch.linspace(DEGRADATIONS.get(name).level_min, DEGRADATIONS.get(name).level_max, 4)
     batch = degrade.apply(name, images, levels, generator=_gen(3))
     shared = _gen(3)
-    single = torch.cat([degrade.apply(name, images[i : i + 1], levels[i], generator=shared) for i in range(4)])
+    single = torch.cat(
+        [degrade.apply(name, images[i : i + 1], levels[i], generator=shared) for i in range(4)]
+    )
     assert torch.equal(batch, single)
 
 
 @pytest.mark.parametrize("name", OPS)
 def test_psnr_falls_with_the_level(name, images):
-    psnr = [_psnr(degrade.apply(name, images, lv, generator=_gen(1)), images).mean() for lv in DEGRADATIONS.get(name).sheet_levels()]
+    psnr = [
+        _psnr(degrade.apply(name, images, lv, generator=_gen(1)), images).mean()
+        for lv in DEGRADATIONS.get(name).sheet_levels()
+    ]
     assert psnr[0] > psnr[1] > psnr[2] and psnr[0] < 45  # the mildest sheet level is already visible
 
 

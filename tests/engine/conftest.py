@@ -8,11 +8,22 @@ import pytest
 import yaml
 
 TINY = {
-    "model": {"name": "nafnet-tiny",
-              "overrides": {"width": 8, "enc_blk_nums": [1, 1], "middle_blk_num": 1, "dec_blk_nums": [1, 1]}},
-    "data": {"train": [{"clean": "samples", "classes": [{"name": "gaussian_noise", "levels": [15, 50]},
-                                                        {"name": "gaussian_blur"}]}],
-             "patch_size": 16, "batch_size": 2, "epoch_length": 8, "seed": 3},
+    "model": {
+        "name": "nafnet-tiny",
+        "overrides": {"width": 8, "enc_blk_nums": [1, 1], "middle_blk_num": 1, "dec_blk_nums": [1, 1]},
+    },
+    "data": {
+        "train": [
+            {
+                "clean": "samples",
+                "classes": [{"name": "gaussian_noise", "levels": [15, 50]}, {"name": "gaussian_blur"}],
+            }
+        ],
+        "patch_size": 16,
+        "batch_size": 2,
+        "epoch_length": 8,
+        "seed": 3,
+    },
     "optim": {"lr": 1.0e-3, "min_lr": 1.0e-3, "warmup_steps": 0},
     "train": {"steps": 30, "ema": 0.9, "log_every": 5, "ckpt_every": 4, "seed": 5, "device": "cpu"},
 }
@@ -31,10 +42,17 @@ def _env():
 
 
 def _run_dcpt(*args, check=True, timeout=240):
-    out = subprocess.run([sys.executable, "-m", "dcpt", *map(str, args)], capture_output=True, text=True,
-                         env=_env(), timeout=timeout)
+    out = subprocess.run(
+        [sys.executable, "-m", "dcpt", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=timeout,
+    )
     if check and out.returncode != 0:
-        raise AssertionError(f"dcpt {' '.join(map(str, args))} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+        raise AssertionError(
+            f"dcpt {' '.join(map(str, args))} failed ({out.returncode}):\n{out.stderr[-3000:]}"
+        )
     return out
 
 

@@ -8,16 +8,36 @@ import sys
 import torch
 
 
-def test_two_process_step_equals_single_process_on_concatenated_batch(tmp_path, tiny_config, run_dcpt, dcpt_env):
+def test_two_process_step_equals_single_process_on_concatenated_batch(
+    tmp_path, tiny_config, run_dcpt, dcpt_env
+):
     two_steps = ["--set", "train.steps=2", "--set", "train.ckpt_every=2"]
     single = tmp_path / "single"
     run_dcpt("pretrain", tiny_config, "--out", single, *two_steps, "--set", "data.batch_size=4")
 
     ddp = tmp_path / "ddp"
     out = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "dcpt", "pretrain", str(tiny_config), "--out", str(ddp), *two_steps, "--set", "data.batch_size=2"],
-        capture_output=True, text=True, env=dcpt_env, timeout=240)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "dcpt",
+            "pretrain",
+            str(tiny_config),
+            "--out",
+            str(ddp),
+            *two_steps,
+            "--set",
+            "data.batch_size=2",
+        ],
+        capture_output=True,
+        text=True,
+        env=dcpt_env,
+        timeout=240,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "x2" in out.stdout
 

@@ -45,8 +45,11 @@ def _job(objective, **kw):
 
 
 def _cfgs(steps, batch=4, accum=1, ema=0.0, ckpt_every=0):
-    return (DataConfig(batch_size=batch, seed=1), OptimConfig(lr=1e-2, min_lr=1e-2, weight_decay=0.0),
-            TrainConfig(steps=steps, accum=accum, ema=ema, ckpt_every=ckpt_every, log_every=1, device="cpu"))
+    return (
+        DataConfig(batch_size=batch, seed=1),
+        OptimConfig(lr=1e-2, min_lr=1e-2, weight_decay=0.0),
+        TrainConfig(steps=steps, accum=accum, ema=ema, ckpt_every=ckpt_every, log_every=1, device="cpu"),
+    )
 
 
 def test_nan_stops_naming_the_step_and_keeps_last_good_checkpoint(tmp_path):
@@ -88,14 +91,19 @@ class TwoNets:
     trains = ("net", "head")
 
     def __call__(self, batch, nets):
-        loss = F.l1_loss(nets["net"](batch["lq"]), batch["gt"]) + nets["head"](torch.ones(1, 2)).square().sum()
+        loss = (
+            F.l1_loss(nets["net"](batch["lq"]), batch["gt"]) + nets["head"](torch.ones(1, 2)).square().sum()
+        )
         return loss, {}
 
 
 def _two_net_job():
     torch.manual_seed(0)
-    return Job(modules={"net": nn.Conv2d(3, 3, 3, padding=1), "head": nn.Linear(2, 2)},
-               objective=TwoNets(), train_data=Pairs())
+    return Job(
+        modules={"net": nn.Conv2d(3, 3, 3, padding=1), "head": nn.Linear(2, 2)},
+        objective=TwoNets(),
+        train_data=Pairs(),
+    )
 
 
 def _first_step_sizes(lr_scale):
@@ -128,10 +136,24 @@ def test_a_run_saved_with_one_parameter_group_resumes_into_per_module_groups(tmp
     one must give the same weights as a run that never stopped."""
     data, optim, _ = _cfgs(4)
     straight = _two_net_job()
-    fit(straight, data, optim, TrainConfig(steps=4, ema=0.0, ckpt_every=0, device="cpu"), None, torch.device("cpu"))
+    fit(
+        straight,
+        data,
+        optim,
+        TrainConfig(steps=4, ema=0.0, ckpt_every=0, device="cpu"),
+        None,
+        torch.device("cpu"),
+    )
 
     first = _two_net_job()
-    fit(first, data, optim, TrainConfig(steps=2, ema=0.0, ckpt_every=2, device="cpu"), tmp_path, torch.device("cpu"))
+    fit(
+        first,
+        data,
+        optim,
+        TrainConfig(steps=2, ema=0.0, ckpt_every=2, device="cpu"),
+        tmp_path,
+        torch.device("cpu"),
+    )
     state = load_training_state(tmp_path / "last.pt")
     groups = state["optimizer"]["param_groups"]
     merged = {**groups[0], "params": [i for g in groups for i in g["params"]]}
@@ -140,14 +162,23 @@ def test_a_run_saved_with_one_parameter_group_resumes_into_per_module_groups(tmp
     torch.save(state, tmp_path / "last.pt")
 
     resumed = _two_net_job()
-    fit(resumed, data, optim, TrainConfig(steps=4, ema=0.0, ckpt_every=0, device="cpu"), tmp_path,
-        torch.device("cpu"), resume=True)
+    fit(
+        resumed,
+        data,
+        optim,
+        TrainConfig(steps=4, ema=0.0, ckpt_every=0, device="cpu"),
+        tmp_path,
+        torch.device("cpu"),
+        resume=True,
+    )
     for name in ("net", "head"):
         assert torch.equal(straight.modules[name].weight, resumed.modules[name].weight)
 
 
 def _grad_norm(job):
-    return torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in job.modules["net"].parameters()])).item()
+    return torch.linalg.vector_norm(
+        torch.stack([p.grad.norm() for p in job.modules["net"].parameters()])
+    ).item()
 
 
 def test_grad_clip_bounds_the_gradient_norm_of_a_real_step():

@@ -20,9 +20,22 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, tiny_config, run_dcpt, d
     # The interrupted run is told to go on for ever (constant lr, so the step count does not change
     # the schedule) and is killed as soon as its first checkpoint lands.
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "dcpt", "pretrain", str(tiny_config), "--out", str(killed),
-                             "--set", "train.steps=100000"],
-                            env=dcpt_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dcpt",
+            "pretrain",
+            str(tiny_config),
+            "--out",
+            str(killed),
+            "--set",
+            "train.steps=100000",
+        ],
+        env=dcpt_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 180
     while not (killed / "last.pt").exists():
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
@@ -62,8 +75,11 @@ def test_encoder_taps_on_a_net_without_them_exits_2_before_training(tmp_path, ti
 
     tiny = yaml.safe_load(tiny_config.read_text())
     config = tmp_path / "restormer.yaml"
-    config.write_text(yaml.safe_dump({**tiny, "model": {"name": "restormer-tiny"},
-                                      "objective": {"classifier_taps": "encoder"}}))
+    config.write_text(
+        yaml.safe_dump(
+            {**tiny, "model": {"name": "restormer-tiny"}, "objective": {"classifier_taps": "encoder"}}
+        )
+    )
     out = run_dcpt("pretrain", config, "--out", tmp_path / "r", check=False)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "taps" in out.stderr and len(out.stderr.strip().splitlines()) == 1

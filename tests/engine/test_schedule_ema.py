@@ -18,7 +18,9 @@ def test_cosine_values():
     lr, low, total, warm = 2e-4, 1e-6, 110, 10
     assert lr_at(warm, lr, total, warm, low) == pytest.approx(lr)
     assert lr_at(60, lr, total, warm, low) == pytest.approx(low + 0.5 * (lr - low))  # half-way: cos(pi/2) = 0
-    assert lr_at(35, lr, total, warm, low) == pytest.approx(low + 0.5 * (lr - low) * (1 + math.cos(math.pi * 0.25)))
+    assert lr_at(35, lr, total, warm, low) == pytest.approx(
+        low + 0.5 * (lr - low) * (1 + math.cos(math.pi * 0.25))
+    )
     assert lr_at(total, lr, total, warm, low) == pytest.approx(low)
     assert lr_at(10 * total, lr, total, warm, low) == pytest.approx(low)
 

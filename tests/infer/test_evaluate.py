@@ -20,6 +20,7 @@ def _save(path, arr):
 
 def make_benchmark_root(root, rng, size=(30, 41)):
     """Tiny stand-ins for every 5D data set in its official layout; returns {row name: [(lq, gt)...]}."""
+
     def pair(lq_path, gt_path):
         gt = rng.integers(30, 220, (*size, 3), dtype=np.uint8)
         lq = np.clip(gt.astype(int) + rng.integers(-25, 26, gt.shape), 0, 255).astype(np.uint8)
@@ -30,11 +31,17 @@ def make_benchmark_root(root, rng, size=(30, 41)):
     for i in range(3):
         _save(root / "CBSD68" / f"{i:03d}.png", rng.integers(0, 256, (*size, 3), dtype=np.uint8))
     return {
-        "Rain100L": [pair(root / f"Rain100L/rainy/rain-{i:03d}.png", root / f"Rain100L/norain/norain-{i:03d}.png")
-                     for i in (1, 2)],
-        "SOTS outdoor": [pair(root / f"SOTS/outdoor/hazy/{i:04d}_0.8_0.2.jpg", root / f"SOTS/outdoor/gt/{i:04d}.png")
-                         for i in (1, 2)],
-        "GoPro": [pair(root / f"GoPro/test/input/{n}.png", root / f"GoPro/test/groundtruth/{n}.png") for n in "ab"],
+        "Rain100L": [
+            pair(root / f"Rain100L/rainy/rain-{i:03d}.png", root / f"Rain100L/norain/norain-{i:03d}.png")
+            for i in (1, 2)
+        ],
+        "SOTS outdoor": [
+            pair(root / f"SOTS/outdoor/hazy/{i:04d}_0.8_0.2.jpg", root / f"SOTS/outdoor/gt/{i:04d}.png")
+            for i in (1, 2)
+        ],
+        "GoPro": [
+            pair(root / f"GoPro/test/input/{n}.png", root / f"GoPro/test/groundtruth/{n}.png") for n in "ab"
+        ],
         "LOL": [pair(root / f"LOL/eval15/low/{i}.png", root / f"LOL/eval15/high/{i}.png") for i in (1, 22)],
     }
 
@@ -49,8 +56,17 @@ def skimage_scores(pairs):
     for lq, gt in pairs:
         a, b = read_u8(lq), read_u8(gt)
         psnrs.append(peak_signal_noise_ratio(b, a, data_range=255))
-        ssims.append(structural_similarity(b, a, data_range=255, channel_axis=2, gaussian_weights=True,
-                                           sigma=1.5, use_sample_covariance=False))
+        ssims.append(
+            structural_similarity(
+                b,
+                a,
+                data_range=255,
+                channel_axis=2,
+                gaussian_weights=True,
+                sigma=1.5,
+                use_sample_covariance=False,
+            )
+        )
     return np.mean(psnrs), np.mean(ssims)
 
 
@@ -70,12 +86,25 @@ def test_identity_5d_table_matches_scikit_image(tmp_path, rng):
 def test_noise_rows_score_the_seeded_noisy_inputs(tmp_path, rng):
     make_benchmark_root(tmp_path, rng)
     results = evaluate_benchmark(None, "3d", tmp_path, show_progress=False)
-    assert [r.name for r in results] == ["CBSD68 sigma=15", "CBSD68 sigma=25", "CBSD68 sigma=50", "Rain100L", "SOTS outdoor"]
+    assert [r.name for r in results] == [
+        "CBSD68 sigma=15",
+        "CBSD68 sigma=25",
+        "CBSD68 sigma=50",
+        "Rain100L",
+        "SOTS outdoor",
+    ]
     for result, sigma in zip(results[:3], (15, 25, 50)):
         data = NoisyCleanDataset(tmp_path / "CBSD68", sigma)
-        ref = np.mean([peak_signal_noise_ratio(np.round(data[i]["gt"].numpy() * 255).astype(np.uint8),
-                                               np.round(data[i]["lq"].numpy() * 255).astype(np.uint8), data_range=255)
-                       for i in range(len(data))])
+        ref = np.mean(
+            [
+                peak_signal_noise_ratio(
+                    np.round(data[i]["gt"].numpy() * 255).astype(np.uint8),
+                    np.round(data[i]["lq"].numpy() * 255).astype(np.uint8),
+                    data_range=255,
+                )
+                for i in range(len(data))
+            ]
+        )
         assert result.psnr == pytest.approx(ref, abs=1e-6)
     assert results[0].psnr > results[1].psnr > results[2].psnr
 
@@ -91,7 +120,9 @@ def test_jpeg_row_and_missing_rows_of_the_12d_table(tmp_path, rng):
     for path in sorted((tmp_path / "CBSD68").iterdir()):
         gt = read_u8(path)
         _, code = cv2.imencode(".jpg", gt[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 50])
-        refs.append(peak_signal_noise_ratio(gt, cv2.imdecode(code, cv2.IMREAD_COLOR)[:, :, ::-1], data_range=255))
+        refs.append(
+            peak_signal_noise_ratio(gt, cv2.imdecode(code, cv2.IMREAD_COLOR)[:, :, ::-1], data_range=255)
+        )
     assert jpeg.psnr == pytest.approx(np.mean(refs), abs=1e-6)
     table = markdown_table(results)
     assert f"missing ({tmp_path / 'SIDD/val'})" in table
@@ -117,8 +148,9 @@ def test_broken_folder_is_an_error_row_and_reports_are_written(tmp_path, rng):
     pairs = make_benchmark_root(tmp_path, rng)
     (tmp_path / "broken" / "lq").mkdir(parents=True)
     (tmp_path / "broken" / "gt").mkdir()
-    results = evaluate_pairs(None, [f"gopro={tmp_path / 'GoPro/test'}", f"broken={tmp_path / 'broken'}"],
-                             show_progress=False)
+    results = evaluate_pairs(
+        None, [f"gopro={tmp_path / 'GoPro/test'}", f"broken={tmp_path / 'broken'}"], show_progress=False
+    )
     assert [r.status for r in results] == ["ok", "error"]
     paths = write_reports(results, tmp_path / "out", {"identity": True})
     rows = list(csv.DictReader(open(paths["csv"], encoding="utf-8")))

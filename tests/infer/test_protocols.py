@@ -25,7 +25,7 @@ def _save(path, arr, quality=90):
 
 def clean_images():
     """Crops of scikit-image's embedded test photographs (8-bit RGB)."""
-    return [to_numpy(img)[40:40 + SIZE[0], 60:60 + SIZE[1]] for _, img in load_samples("test")]
+    return [to_numpy(img)[40 : 40 + SIZE[0], 60 : 60 + SIZE[1]] for _, img in load_samples("test")]
 
 
 @pytest.fixture
@@ -78,16 +78,41 @@ def psnr_rounded(pairs):
 
 def psnr_float(pairs):
     """MaskDCPT's metric (image_range 1.0): clamp, PSNR of the float images."""
-    return np.mean([peak_signal_noise_ratio(gt.astype(np.float64), np.clip(out, 0, 1).astype(np.float64),
-                                            data_range=1.0) for out, gt in pairs])
+    return np.mean(
+        [
+            peak_signal_noise_ratio(
+                gt.astype(np.float64), np.clip(out, 0, 1).astype(np.float64), data_range=1.0
+            )
+            for out, gt in pairs
+        ]
+    )
 
 
 def test_tables_list_every_release_set():
-    assert [len(TABLES[p][b]) for p, b in (("dcpt", "5d"), ("maskdcpt", "5d"), ("maskdcpt", "12d"),
-                                           ("maskdcpt", "mixed"), ("maskdcpt", "dn"))] == [5, 5, 52, 13, 20]
+    assert [
+        len(TABLES[p][b])
+        for p, b in (
+            ("dcpt", "5d"),
+            ("maskdcpt", "5d"),
+            ("maskdcpt", "12d"),
+            ("maskdcpt", "mixed"),
+            ("maskdcpt", "dn"),
+        )
+    ] == [5, 5, 52, 13, 20]
     names = [e.name for e in release_table("maskdcpt", "mixed")]
-    assert names[:11] == ["haze", "haze_rain", "haze_snow", "low", "low_haze", "low_haze_rain", "low_haze_snow",
-                          "low_rain", "low_snow", "rain", "snow"]
+    assert names[:11] == [
+        "haze",
+        "haze_rain",
+        "haze_snow",
+        "low",
+        "low_haze",
+        "low_haze_rain",
+        "low_haze_snow",
+        "low_rain",
+        "low_snow",
+        "rain",
+        "snow",
+    ]
     with pytest.raises(DcptError, match="no '12d' benchmark"):
         release_table("dcpt", "12d")
     with pytest.raises(DcptError, match="unknown protocol"):
@@ -112,9 +137,15 @@ def test_maskdcpt_identity_rows_score_float_images(root):
     assert got["CBSD68"].psnr == pytest.approx(ref, abs=1e-6)
     assert abs(psnr_rounded(noisy_inputs(root, 25, clip=True)) - ref) > 1e-3
     hazy = sorted((root / "SOTS/outdoor/hazy").iterdir())
-    pairs = [(read_float(p), read_float(root / "SOTS/outdoor/gt" / (p.name.split("_")[0] + ".png"))) for p in hazy]
+    pairs = [
+        (read_float(p), read_float(root / "SOTS/outdoor/gt" / (p.name.split("_")[0] + ".png"))) for p in hazy
+    ]
     assert got["SOTS"].psnr == pytest.approx(psnr_float(pairs), abs=1e-5)
-    assert got["Rain100L"].images == 3 and got["LowLight"].status == "missing" and got["Gopro"].status == "missing"
+    assert (
+        got["Rain100L"].images == 3
+        and got["LowLight"].status == "missing"
+        and got["Gopro"].status == "missing"
+    )
 
 
 def test_tiny_network_sees_unclipped_noise_in_dcpt_and_clipped_in_maskdcpt(root):
@@ -161,9 +192,13 @@ def test_maskdcpt_12d_synthesises_jpeg_and_mosaic_rows(root):
 
 
 def test_mixed_table_and_saved_images(root, tmp_path):
-    got = rows(evaluate_release(None, "maskdcpt", "mixed", root, save_dir=tmp_path / "saved", show_progress=False))
-    pairs = [(read_float(root / f"CDD/test/haze/{i}.png"), read_float(root / f"CDD/test/clear/{i}.png"))
-             for i in range(3)]
+    got = rows(
+        evaluate_release(None, "maskdcpt", "mixed", root, save_dir=tmp_path / "saved", show_progress=False)
+    )
+    pairs = [
+        (read_float(root / f"CDD/test/haze/{i}.png"), read_float(root / f"CDD/test/clear/{i}.png"))
+        for i in range(3)
+    ]
     assert got["haze"].psnr == pytest.approx(psnr_float(pairs), abs=1e-5)
     assert sorted(p.name for p in (tmp_path / "saved/haze").iterdir()) == ["0.png", "1.png", "2.png"]
 
@@ -210,20 +245,34 @@ def test_txtlist_items_are_named_by_their_whole_path(root, tmp_path):
     lines = []
     for scene in ("s1", "s2"):
         _save(root / f"RSBlur/{scene}/gt/sharp.png", gt)
-        _save(root / f"RSBlur/{scene}/blur/real_blur.png", np.clip(gt.astype(int) + 9, 0, 255).astype(np.uint8))
+        _save(
+            root / f"RSBlur/{scene}/blur/real_blur.png", np.clip(gt.astype(int) + 9, 0, 255).astype(np.uint8)
+        )
         lines.append(f"{scene}/gt/sharp.png {scene}/blur/real_blur.png")
     listed = root / "RSBlur/RSBlurList/RSBlur_real_test.txt"
     listed.parent.mkdir(parents=True)
     listed.write_text("\n".join(lines) + "\n")
-    got = rows(evaluate_release(None, "maskdcpt", "12d", root, save_dir=tmp_path / "saved", show_progress=False))
+    got = rows(
+        evaluate_release(None, "maskdcpt", "12d", root, save_dir=tmp_path / "saved", show_progress=False)
+    )
     row = got["MotionDeblur_RSBlur_real"]
-    assert row.images == 2 and [r["name"] for r in row.per_image] == ["s1_blur_real_blur", "s2_blur_real_blur"]
+    assert row.images == 2 and [r["name"] for r in row.per_image] == [
+        "s1_blur_real_blur",
+        "s2_blur_real_blur",
+    ]
     assert len(list((tmp_path / "saved/MotionDeblur_RSBlur_real").iterdir())) == 2
 
 
-@pytest.mark.parametrize("preset, expected", [(None, 1.0), ("nafnet-maskdcpt-5d", 1.0),
-                                              ("restormer-maskdcpt-5d", 255.0), ("swinir-maskdcpt-5d", 255.0),
-                                              ("promptir-maskdcpt-5d", 255.0)])
+@pytest.mark.parametrize(
+    "preset, expected",
+    [
+        (None, 1.0),
+        ("nafnet-maskdcpt-5d", 1.0),
+        ("restormer-maskdcpt-5d", 255.0),
+        ("swinir-maskdcpt-5d", 255.0),
+        ("promptir-maskdcpt-5d", 255.0),
+    ],
+)
 def test_dn_image_range_follows_each_network_s_release_config(preset, expected):
     """test_NAFNet_5d_dn.yml scores at 1.0, test_{Restormer,SwinIR,PromptIR}_5d_dn.yml at 255.0; 5d is 1.0 for all."""
     from dcpt.infer.protocols import PROTOCOLS, image_range_for

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from dcpt.errors import DcptError
-from dcpt.infer.tiling import count_tiles, edge_window, grid_multiple, restore_tiled, tile_spans
+from dcpt.infer.tiling import count_tiles, edge_window, restore_tiled, tile_spans
 
 
 def conv_net(layers: int = 3, seed: int = 0) -> nn.Module:
@@ -47,7 +47,9 @@ def test_image_smaller_than_a_tile_is_one_forward_pass():
     net = conv_net()
     img = torch.rand(1, 3, 17, 23)
     calls = []
-    out = restore_tiled(net, img, tile=64, overlap=8, progress=lambda done, total: calls.append((done, total)))
+    out = restore_tiled(
+        net, img, tile=64, overlap=8, progress=lambda done, total: calls.append((done, total))
+    )
     assert torch.allclose(out, net(img).detach())
     assert calls == [(1, 1)]
 
@@ -75,15 +77,28 @@ def test_progress_counts_every_tile_and_matches_count_tiles():
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
 
 
-@pytest.mark.parametrize("size,tile,overlap,align", [(100, 32, 8, 1), (33, 32, 8, 1), (64, 32, 0, 1),
-                                                     (1000, 512, 32, 1), (1000, 512, 32, 16), (77, 40, 12, 8),
-                                                     (50, 40, 16, 16), (3840, 512, 32, 16)])
+@pytest.mark.parametrize(
+    "size,tile,overlap,align",
+    [
+        (100, 32, 8, 1),
+        (33, 32, 8, 1),
+        (64, 32, 0, 1),
+        (1000, 512, 32, 1),
+        (1000, 512, 32, 16),
+        (77, 40, 12, 8),
+        (50, 40, 16, 16),
+        (3840, 512, 32, 16),
+    ],
+)
 def test_tile_spans_cover_the_axis_on_the_grid(size, tile, overlap, align):
     spans = tile_spans(size, tile, overlap, align)
     assert spans[0][0] == 0 and sum(spans[-1]) == size
     assert all(start % align == 0 for start, _ in spans)
     assert all(length <= max(tile, align) + align - 1 for _, length in spans)
-    assert all(a_start + a_len - b_start >= min(overlap, size) for (a_start, a_len), (b_start, _) in zip(spans, spans[1:]))
+    assert all(
+        a_start + a_len - b_start >= min(overlap, size)
+        for (a_start, a_len), (b_start, _) in zip(spans, spans[1:])
+    )
 
 
 def test_window_is_one_at_image_borders_and_ramps_smoothly_inside():

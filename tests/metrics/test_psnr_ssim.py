@@ -22,7 +22,12 @@ from dcpt.metrics import METRICS, psnr, ssim
 
 def sk_ssim(a, b, channel_axis=-1):
     return structural_similarity(
-        a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255,
+        a,
+        b,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=255,
         channel_axis=channel_axis,
     )
 

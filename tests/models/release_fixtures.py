@@ -25,8 +25,10 @@ def keys_fixture(name):
 def seeded_state(keys):
     """The harness's `randomise` (seed 1) over the release's keys, in its state-dict order."""
     g = torch.Generator().manual_seed(1)
-    return {k: torch.randn(shape, generator=g) * 0.1 + (1.0 if k.endswith("norm.weight") else 0.0)
-            for k, shape in keys}
+    return {
+        k: torch.randn(shape, generator=g) * 0.1 + (1.0 if k.endswith("norm.weight") else 0.0)
+        for k, shape in keys
+    }
 
 
 def reduced_fixture(name):
@@ -39,10 +41,13 @@ def reduced_fixture(name):
     if "state_keys" in metadata:
         state = seeded_state(json.loads(metadata["state_keys"]))
     else:
-        state = {k[len("state."):]: v for k, v in tensors.items() if k.startswith("state.")}
+        state = {k[len("state.") :]: v for k, v in tensors.items() if k.startswith("state.")}
     dtype = getattr(torch, header.get("dtype", "float32"))
-    inputs = {k[len("inputs."):]: v.to(dtype) if v.is_floating_point() else v
-              for k, v in tensors.items() if k.startswith("inputs.")}
+    inputs = {
+        k[len("inputs.") :]: v.to(dtype) if v.is_floating_point() else v
+        for k, v in tensors.items()
+        if k.startswith("inputs.")
+    }
     return header, state, inputs, tensors["output"]
 
 

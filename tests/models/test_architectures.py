@@ -54,7 +54,9 @@ def test_declared_contract_and_rebuild_from_recorded_config(name):
     for method in ("features", "forward_masked"):
         assert callable(getattr(net, method))
     # a checkpoint header (JSON) is enough to rebuild the same parameter layout
-    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in net.state_dict().items()}
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {
+        k: v.shape for k, v in net.state_dict().items()
+    }
 
 
 @pytest.mark.parametrize("name", SMALL)
@@ -102,4 +104,6 @@ def test_masked_forward_and_classifier_on_its_features(name):
     logits = clf(feats)
     assert logits.shape == (2, 3) and torch.isfinite(logits).all()
     logits.sum().backward()
-    assert net.feature_channels and any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    assert net.feature_channels and any(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters()
+    )

@@ -32,8 +32,15 @@ class NotAStateDict:
 def test_round_trip_is_exact_with_classifier_and_header(tmp_path):
     net = random_net()
     clf = DegradationClassifier(net.feature_channels, 3, blocks_per_scale=1)
-    path = save_checkpoint(net, tmp_path / "run" / "ckpt.safetensors", classifier=clf,
-                           class_names=["noise", "blur", "rain"], step=1200, lr=2e-4, note="demo")
+    path = save_checkpoint(
+        net,
+        tmp_path / "run" / "ckpt.safetensors",
+        classifier=clf,
+        class_names=["noise", "blur", "rain"],
+        step=1200,
+        lr=2e-4,
+        note="demo",
+    )
     assert path.is_file() and [p.name for p in path.parent.iterdir()] == ["ckpt.safetensors"]
     bundle = load_bundle(path)
     for k, v in net.state_dict().items():
@@ -104,9 +111,9 @@ def test_safetensors_whose_length_bytes_look_like_a_pickle_or_zip(tmp_path, magi
     start = 0 if magic == b"\x80" else max(0x4B50 - header_length() - 16, 0)
     for pad in range(start, start + 300):
         save_checkpoint(net, path, note="x" * pad)
-        if path.read_bytes()[:len(magic)] == magic:
+        if path.read_bytes()[: len(magic)] == magic:
             break
-    assert path.read_bytes()[:len(magic)] == magic
+    assert path.read_bytes()[: len(magic)] == magic
     assert torch.equal(load_checkpoint(path).intro.weight, net.intro.weight)
 
 

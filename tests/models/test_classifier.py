@@ -22,7 +22,9 @@ def test_official_parameter_layout():
     conv_keys = ["weight", "norm.weight", "norm.bias"]
     expected = {"mixing_weights", "fc.weight", "fc.bias"}
     for i in range(4):
-        expected |= {f"bottleneck_layers.{i}.{j}.conv{n}.{k}" for j in range(2) for n in (1, 2, 3) for k in conv_keys}
+        expected |= {
+            f"bottleneck_layers.{i}.{j}.conv{n}.{k}" for j in range(2) for n in (1, 2, 3) for k in conv_keys
+        }
         expected.add(f"downsample_layers.{i}.0.weight")
     expected |= {f"last_stage.{j}.conv{n}.{k}" for j in range(2) for n in (1, 2, 3) for k in conv_keys}
     assert set(shapes) == expected
@@ -109,7 +111,9 @@ def test_encoder_taps_survive_a_checkpoint_and_drive_classification(tmp_path):
     torch.manual_seed(0)
     net = create_model("nafnet-tiny").eval()
     clf = DegradationClassifier(net.feature_channels, 3, blocks_per_scale=1, taps="encoder").eval()
-    bundle = load_bundle(save_checkpoint(net, tmp_path / "c.safetensors", classifier=clf, class_names=list("abc")))
+    bundle = load_bundle(
+        save_checkpoint(net, tmp_path / "c.safetensors", classifier=clf, class_names=list("abc"))
+    )
     assert bundle.classifier.taps == "encoder" and bundle.classifier.config["taps"] == "encoder"
     x = torch.rand(2, 3, 32, 32)
     with torch.no_grad():

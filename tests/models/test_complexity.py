@@ -35,13 +35,17 @@ def test_dcpt_info_on_a_checkpoint(tmp_path, capsys):
     from dcpt.models import create_model
     from dcpt.models.checkpoint import save_checkpoint
 
-    path = save_checkpoint(create_model("nafnet-tiny"), tmp_path / "c.safetensors", class_names=["a", "b"], step=7)
+    path = save_checkpoint(
+        create_model("nafnet-tiny"), tmp_path / "c.safetensors", class_names=["a", "b"], step=7
+    )
     assert main(["info", str(path), "--size", "64"]) == 0
     out = capsys.readouterr().out
     assert "nafnet-tiny (nafnet)" in out and "step:        7" in out and "classes:     a, b" in out
 
 
-@pytest.mark.parametrize("argv,message", [(["info"], "expected a model NAME"), (["info", "nafnet-5x"], "unknown model")])
+@pytest.mark.parametrize(
+    "argv,message", [(["info"], "expected a model NAME"), (["info", "nafnet-5x"], "unknown model")]
+)
 def test_dcpt_info_mistakes_exit_2(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err

@@ -15,7 +15,9 @@ from dcpt.models.masking import (
 )
 
 
-@pytest.mark.parametrize("height,width,patch,ratio", [(37, 53, 16, 0.5), (64, 64, 8, 0.75), (32, 48, 16, 0.3)])
+@pytest.mark.parametrize(
+    "height,width,patch,ratio", [(37, 53, 16, 0.5), (64, 64, 8, 0.75), (32, 48, 16, 0.3)]
+)
 def test_random_patch_mask_hides_exactly_round_ratio_patches(height, width, patch, ratio):
     mask = random_patch_mask(3, height, width, patch, ratio, generator=torch.Generator().manual_seed(1))
     assert mask.shape == (3, 1, height, width) and mask.dtype == torch.float32
@@ -107,7 +109,7 @@ def test_fill_from_visible_matches_brute_force_window_means():
                 if vis[i, j]:
                     expected = x[b, :, i, j]
                 else:
-                    win = vis[max(i - 2, 0):i + 3, max(j - 2, 0):j + 3]
-                    vals = x[b, :, max(i - 2, 0):i + 3, max(j - 2, 0):j + 3][:, win]
+                    win = vis[max(i - 2, 0) : i + 3, max(j - 2, 0) : j + 3]
+                    vals = x[b, :, max(i - 2, 0) : i + 3, max(j - 2, 0) : j + 3][:, win]
                     expected = vals.mean(1) if vals.size else x[b][:, vis].mean(1)
                 np.testing.assert_allclose(out[b, :, i, j], expected, rtol=1e-5, atol=1e-6)

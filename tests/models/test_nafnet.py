@@ -20,9 +20,24 @@ from dcpt.models.masking import random_patch_mask, resize_mask
 from dcpt.models.nafnet import NAMINGS, NAFBlock, local_pooling
 
 BLOCK_KEYS = [
-    "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias",
-    "sca.1.weight", "sca.1.bias", "conv4.weight", "conv4.bias", "conv5.weight", "conv5.bias",
-    "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias", "beta", "gamma",
+    "conv1.weight",
+    "conv1.bias",
+    "conv2.weight",
+    "conv2.bias",
+    "conv3.weight",
+    "conv3.bias",
+    "sca.1.weight",
+    "sca.1.bias",
+    "conv4.weight",
+    "conv4.bias",
+    "conv5.weight",
+    "conv5.bias",
+    "norm1.weight",
+    "norm1.bias",
+    "norm2.weight",
+    "norm2.bias",
+    "beta",
+    "gamma",
 ]
 
 
@@ -104,7 +119,9 @@ def test_nafnet_5d_matches_official_names_shapes_and_size():
     assert total == official_param_count(64, (1, 1, 1, 28), 1, (1, 1, 1, 1)) == 67_888_835
     # NAFNet paper, Table (GoPro): width 32 -> 17.11 M, width 64 -> 67.89 M parameters
     with torch.device("meta"):
-        w32 = create_model("nafnet", width=32, enc_blk_nums=(1, 1, 1, 28), middle_blk_num=1, dec_blk_nums=(1, 1, 1, 1))
+        w32 = create_model(
+            "nafnet", width=32, enc_blk_nums=(1, 1, 1, 28), middle_blk_num=1, dec_blk_nums=(1, 1, 1, 1)
+        )
     assert round(sum(p.numel() for p in w32.parameters()) / 1e6, 2) == 17.11
     assert round(total / 1e6, 2) == 67.89
     assert net.feature_channels == (64, 128, 256, 512) and net.mask_patch_size == 16
@@ -116,7 +133,9 @@ def test_presets_have_official_layout(name):
         net = create_model(name)
     cfg = net.arch_config
     assert net.naming == "megvii"  # the layout of the shipped demo checkpoints
-    assert set(net.state_dict()) == official_keys(cfg["enc_blk_nums"], cfg["middle_blk_num"], cfg["dec_blk_nums"])
+    assert set(net.state_dict()) == official_keys(
+        cfg["enc_blk_nums"], cfg["middle_blk_num"], cfg["dec_blk_nums"]
+    )
     assert sum(p.numel() for p in net.parameters()) == official_param_count(
         cfg["width"], cfg["enc_blk_nums"], cfg["middle_blk_num"], cfg["dec_blk_nums"]
     )
@@ -135,11 +154,20 @@ def test_each_naming_has_its_release_layout_and_computes_the_same_function(namin
     with torch.no_grad():
         assert torch.equal(net(x), reference(x))
         for through in ("all", "encoder"):
-            assert torch.equal(net.forward_masked(x, mask, through=through)[0],
-                               reference.forward_masked(x, mask, through=through)[0])
+            assert torch.equal(
+                net.forward_masked(x, mask, through=through)[0],
+                reference.forward_masked(x, mask, through=through)[0],
+            )
     inferred = infer_nafnet_config(net.state_dict())
-    assert inferred == dict(img_channel=3, width=8, middle_blk_num=1, enc_blk_nums=(1, 2), dec_blk_nums=(2, 1),
-                            naming=naming, norm_eps=1e-5 if naming == "maskdcpt" else 1e-6)
+    assert inferred == dict(
+        img_channel=3,
+        width=8,
+        middle_blk_num=1,
+        enc_blk_nums=(1, 2),
+        dec_blk_nums=(2, 1),
+        naming=naming,
+        norm_eps=1e-5 if naming == "maskdcpt" else 1e-6,
+    )
 
 
 def test_bad_naming_patch_and_through_are_clear_errors():
@@ -152,8 +180,11 @@ def test_bad_naming_patch_and_through_are_clear_errors():
         net.forward_masked(torch.rand(1, 3, 16, 16), torch.ones(1, 1, 16, 16), through="decoder")
 
 
-@pytest.mark.parametrize("path", sorted((Path(dcpt.__file__).parent / "assets" / "demo").glob("*.safetensors")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(dcpt.__file__).parent / "assets" / "demo").glob("*.safetensors")),
+    ids=lambda p: p.name,
+)
 def test_shipped_demo_checkpoints_still_load(path):
     bundle = load_bundle(path)
     assert bundle.net.naming == "megvii" and "naming" not in bundle.meta["arch_config"]
@@ -206,7 +237,12 @@ def test_features_are_decoder_outputs_full_resolution_first(naming):
         feats = net.features(x)
     for h in hooks:
         h.remove()
-    assert [tuple(f.shape) for f in feats] == [(1, 16, 32, 48), (1, 32, 16, 24), (1, 64, 8, 12), (1, 128, 4, 6)]
+    assert [tuple(f.shape) for f in feats] == [
+        (1, 16, 32, 48),
+        (1, 32, 16, 24),
+        (1, 64, 8, 12),
+        (1, 128, 4, 6),
+    ]
     # what the official DCPT hooks on the decoder stages collect, reversed (hook_outputs[::-1])
     for f, hooked in zip(feats, seen[::-1]):
         assert torch.equal(f, hooked)
@@ -244,7 +280,9 @@ def test_through_all_masked_positions_hold_constants_of_the_weights():
     z = torch.rand_like(x)  # other images altogether, same masks
     with torch.no_grad():
         (y, fx), (_, fz) = net.forward_masked(x, mask), net.forward_masked(z, mask)
-        padded = F.pad(torch.cat([mask, 1 - (1 - mask[:1]) * (1 - mask[1:])]), (0, 11, 0, 11), mode="replicate")
+        padded = F.pad(
+            torch.cat([mask, 1 - (1 - mask[:1]) * (1 - mask[1:])]), (0, 11, 0, 11), mode="replicate"
+        )
         for a, b in zip(fx, fz):
             hidden = resize_mask(padded, a.shape[-2:]) == 0  # masked in image 0, image 1, both
             assert hidden[2].any() and not torch.allclose(a, b)
@@ -276,7 +314,7 @@ def test_every_block_is_masked_under_all_with_the_patch_grid_repeated_to_its_sca
 
 @pytest.mark.parametrize("through", ["all", "encoder"])
 def test_channel_attention_pool(through):
-    """"encoder" averages visible positions only; "all" (the release) averages every position."""
+    """ "encoder" averages visible positions only; "all" (the release) averages every position."""
     net = randomized(create_model("nafnet-tiny"))
     x, _, mask = masked_pair(size=(32, 48))
     block = net.encoders[0][0]
@@ -337,7 +375,7 @@ def test_local_avg_pool_matches_brute_force_windows():
     x = rng.standard_normal((1, 2, 7, 9)).astype(np.float32)
     out = LocalAvgPool2d((3, 4))(torch.from_numpy(x)).numpy()
     assert out.shape == x.shape
-    valid = np.array([[x[0, :, i:i + 3, j:j + 4].mean(axis=(1, 2)) for j in range(6)] for i in range(5)])
+    valid = np.array([[x[0, :, i : i + 3, j : j + 4].mean(axis=(1, 2)) for j in range(6)] for i in range(5)])
     np.testing.assert_allclose(out[0, :, 1:6, 1:7], valid.transpose(2, 0, 1), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(out[0, :, 0, 1:7], out[0, :, 1, 1:7])  # replicated border (top)
     whole = LocalAvgPool2d((8, 9))(torch.from_numpy(x)).numpy()  # window covers the map: global mean
@@ -373,7 +411,10 @@ def test_encoder_taps_are_the_encoder_stage_outputs_and_never_see_masked_content
     for f, hooked, width in zip(feats, seen, net.feature_channels):
         assert torch.equal(f, hooked) and f.shape[1] == width
     x, other, mask = masked_pair()
-    (y1, f1), (y2, f2) = net.forward_masked(x, mask, taps="encoder"), net.forward_masked(other, mask, taps="encoder")
+    (y1, f1), (y2, f2) = (
+        net.forward_masked(x, mask, taps="encoder"),
+        net.forward_masked(other, mask, taps="encoder"),
+    )
     torch.testing.assert_close(y1, y2, rtol=0, atol=0)
     assert torch.equal(y1, net.forward_masked(x, mask)[0])  # the taps do not change the restoration
     for a, b in zip(f1, f2):

@@ -7,7 +7,6 @@ release's output. Nothing here was written from dcpt's side, so these tests fail
 layout or arithmetic that is ours rather than the release's.
 """
 
-
 import pytest
 import torch
 from release_fixtures import (

@@ -20,8 +20,16 @@ from dcpt.models import create_model
 
 KEY_LISTS = sorted(p.name[: -len(".keys.json")] for p in FIXTURES.glob("*.keys.json"))
 PLAIN = [n for n in KEY_LISTS if "-masked" not in n]
-RELEASE_PRESETS = {"nafnet-5d", "restormer-5d", "swinir-5d", "promptir-5d", "nafnet-maskdcpt-5d",
-                   "restormer-maskdcpt-5d", "swinir-maskdcpt-5d", "promptir-maskdcpt-5d"}
+RELEASE_PRESETS = {
+    "nafnet-5d",
+    "restormer-5d",
+    "swinir-5d",
+    "promptir-5d",
+    "nafnet-maskdcpt-5d",
+    "restormer-maskdcpt-5d",
+    "swinir-maskdcpt-5d",
+    "promptir-maskdcpt-5d",
+}
 
 
 def test_every_release_preset_has_fixtures_recorded_from_its_release():

@@ -11,7 +11,6 @@ remakes it (too large to commit). None of it was written from dcpt's side, so th
 any name, layout or arithmetic of our own.
 """
 
-
 import pytest
 import torch
 from release_fixtures import (
@@ -79,8 +78,15 @@ def test_release_pth_loads_through_load_basicsr(tmp_path, preset):
     assert all(torch.equal(loaded[k], v) for k, v in state.items())
 
 
-@pytest.mark.parametrize("name, family", [("restormer-5d", "restormer"), ("restormer-maskdcpt-5d", "restormer"),
-                                          ("promptir-5d", "promptir"), ("promptir-maskdcpt-5d", "promptir")])
+@pytest.mark.parametrize(
+    "name, family",
+    [
+        ("restormer-5d", "restormer"),
+        ("restormer-maskdcpt-5d", "restormer"),
+        ("promptir-5d", "promptir"),
+        ("promptir-maskdcpt-5d", "promptir"),
+    ],
+)
 def test_reduced_release_pth_rebuilds_from_the_family_alone(tmp_path, name, family):
     """The family's config inferer reads layout, norms and bias from the names: same output."""
     header, state, inputs, output = reduced_fixture(name)

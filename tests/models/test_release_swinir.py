@@ -7,7 +7,6 @@ a reduced configuration, a seeded state, an input (a mask too) and the release's
 was written from dcpt's side, so these tests fail on any name, layout or arithmetic of our own.
 """
 
-
 import pytest
 import torch
 from release_fixtures import (
@@ -43,8 +42,9 @@ def test_encoder_pass_is_not_the_release_mask_swinir():
     header, state, inputs, output = reduced_fixture("swinir-maskdcpt-5d-masked")
     net = reduced_net(header, state)
     with torch.no_grad():
-        _, features = net.forward_masked(inputs["input"], pixel_mask(inputs["mask"], net.mask_patch_size),
-                                         through="encoder")
+        _, features = net.forward_masked(
+            inputs["input"], pixel_mask(inputs["mask"], net.mask_patch_size), through="encoder"
+        )
     assert (features[-1] - output).abs().max() > 1e-2
 
 

@@ -13,16 +13,35 @@ from dcpt.errors import DcptError
 from dcpt.models import build_arch, create_model
 from dcpt.models.transformer_blocks import MDTA, ChannelLayerNorm
 
-STAGES = ("encoder_level1", "encoder_level2", "encoder_level3", "latent",
-          "decoder_level3", "decoder_level2", "decoder_level1", "refinement")
-BLOCK_KEYS = ("norm1.body.weight", "norm1.body.bias", "attn.temperature", "attn.qkv.weight",
-              "attn.qkv_dwconv.weight", "attn.project_out.weight", "norm2.body.weight", "norm2.body.bias",
-              "ffn.project_in.weight", "ffn.dwconv.weight", "ffn.project_out.weight")
+STAGES = (
+    "encoder_level1",
+    "encoder_level2",
+    "encoder_level3",
+    "latent",
+    "decoder_level3",
+    "decoder_level2",
+    "decoder_level1",
+    "refinement",
+)
+BLOCK_KEYS = (
+    "norm1.body.weight",
+    "norm1.body.bias",
+    "attn.temperature",
+    "attn.qkv.weight",
+    "attn.qkv_dwconv.weight",
+    "attn.project_out.weight",
+    "norm2.body.weight",
+    "norm2.body.bias",
+    "ffn.project_in.weight",
+    "ffn.dwconv.weight",
+    "ffn.project_out.weight",
+)
 # Written down from swz30/Restormer restormer_arch.py (dim 48, bias False, WithBias LayerNorm).
-UPSTREAM_PATTERNS = ({"patch_embed.proj.weight", "reduce_chan_level3.weight", "reduce_chan_level2.weight",
-                      "output.weight"}
-                     | {f"{r}.body.#.weight" for r in ("down1_2", "down2_3", "down3_4", "up4_3", "up3_2", "up2_1")}
-                     | {f"{s}.#.{k}" for s in STAGES for k in BLOCK_KEYS})
+UPSTREAM_PATTERNS = (
+    {"patch_embed.proj.weight", "reduce_chan_level3.weight", "reduce_chan_level2.weight", "output.weight"}
+    | {f"{r}.body.#.weight" for r in ("down1_2", "down2_3", "down3_4", "up4_3", "up3_2", "up2_1")}
+    | {f"{s}.#.{k}" for s in STAGES for k in BLOCK_KEYS}
+)
 UPSTREAM_SHAPES = {
     "patch_embed.proj.weight": (48, 3, 3, 3),
     "encoder_level1.0.attn.qkv.weight": (144, 48, 1, 1),
@@ -43,7 +62,9 @@ UPSTREAM_SHAPES = {
 def block_params(dim, heads):
     """Parameters of one upstream TransformerBlock, counted from its definition (bias=False)."""
     hidden = int(dim * 2.66)
-    return 4 * dim + heads + 3 * dim * dim + 27 * dim + dim * dim + 2 * hidden * dim + 18 * hidden + hidden * dim
+    return (
+        4 * dim + heads + 3 * dim * dim + 27 * dim + dim * dim + 2 * hidden * dim + 18 * hidden + hidden * dim
+    )
 
 
 def upstream_count(dim=48, blocks=(4, 6, 6, 8), refine=4, heads=(1, 2, 4, 8)):
@@ -56,7 +77,6 @@ def upstream_count(dim=48, blocks=(4, 6, 6, 8), refine=4, heads=(1, 2, 4, 8)):
     return total + 8 * dim * 4 * dim + 4 * dim * 2 * dim  # channel reductions
 
 
-
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
@@ -66,7 +86,9 @@ def tiny():
 def test_class_defaults_are_upstream_names_shapes_and_count():
     """An old dcpt checkpoint records only the options it set, so the defaults must stay upstream's."""
     with torch.device("meta"):
-        net = build_arch("restormer", dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8))
+        net = build_arch(
+            "restormer", dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8)
+        )
     state = net.state_dict()
     assert {re.sub(r"\.\d+\.", ".#.", k) for k in state} == UPSTREAM_PATTERNS
     for key, shape in UPSTREAM_SHAPES.items():
@@ -78,8 +100,12 @@ def test_class_defaults_are_upstream_names_shapes_and_count():
 def test_dcpt_preset_is_bias_free_relu_and_wrapped_in_body():
     with torch.device("meta"):
         net = create_model("restormer-5d")
-    assert {"layernorm_type": "BiasFree", "layernorm_eps": 1e-6, "attention": "relu",
-            "key_layout": "dcpt-restormer"}.items() <= net.arch_config.items()
+    assert {
+        "layernorm_type": "BiasFree",
+        "layernorm_eps": 1e-6,
+        "attention": "relu",
+        "key_layout": "dcpt-restormer",
+    }.items() <= net.arch_config.items()
     assert "encoder_level1.body.3.norm1.body.weight" in net.state_dict()
     blocks_and_widths = ((4, 48), (6, 96), (6, 192), (8, 384), (6, 192), (6, 96), (4, 96), (4, 96))
     norm_biases = sum(2 * n * w for n, w in blocks_and_widths)  # two bias-free norms per block

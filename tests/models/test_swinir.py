@@ -17,14 +17,32 @@ from dcpt.models.swinir_blocks import (
     shifted_window_mask,
 )
 
-BLOCK_KEYS = ("norm1.weight", "norm1.bias", "attn.relative_position_bias_table", "attn.relative_position_index",
-              "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias", "norm2.weight",
-              "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias")
+BLOCK_KEYS = (
+    "norm1.weight",
+    "norm1.bias",
+    "attn.relative_position_bias_table",
+    "attn.relative_position_index",
+    "attn.qkv.weight",
+    "attn.qkv.bias",
+    "attn.proj.weight",
+    "attn.proj.bias",
+    "norm2.weight",
+    "norm2.bias",
+    "mlp.fc1.weight",
+    "mlp.fc1.bias",
+    "mlp.fc2.weight",
+    "mlp.fc2.bias",
+)
 # Written down from JingyunLiang/SwinIR network_swinir.py with upsampler='' (attn_mask aside).
-UPSTREAM_PATTERNS = ({f"{m}.{p}" for m in ("conv_first", "conv_after_body", "conv_last", "layers.#.conv")
-                      for p in ("weight", "bias")}
-                     | {f"{m}.{p}" for m in ("patch_embed.norm", "norm") for p in ("weight", "bias")}
-                     | {f"layers.#.residual_group.blocks.#.{k}" for k in BLOCK_KEYS})
+UPSTREAM_PATTERNS = (
+    {
+        f"{m}.{p}"
+        for m in ("conv_first", "conv_after_body", "conv_last", "layers.#.conv")
+        for p in ("weight", "bias")
+    }
+    | {f"{m}.{p}" for m in ("patch_embed.norm", "norm") for p in ("weight", "bias")}
+    | {f"layers.#.residual_group.blocks.#.{k}" for k in BLOCK_KEYS}
+)
 UPSTREAM_SHAPES = {
     "conv_first.weight": (180, 3, 3, 3),
     "layers.0.residual_group.blocks.0.attn.relative_position_bias_table": (225, 6),
@@ -40,10 +58,18 @@ UPSTREAM_SHAPES = {
 def upstream_count(dim=180, groups=6, depth=6, heads=6, window=8, mlp_ratio=2):
     """Parameters of upstream SwinIR (upsampler='', '1conv'), counted from its definition."""
     hidden = int(dim * mlp_ratio)
-    block = 4 * dim + (2 * window - 1) ** 2 * heads + (dim * 3 * dim + 3 * dim) + (dim * dim + dim) \
-        + (dim * hidden + hidden) + (hidden * dim + dim)
+    block = (
+        4 * dim
+        + (2 * window - 1) ** 2 * heads
+        + (dim * 3 * dim + 3 * dim)
+        + (dim * dim + dim)
+        + (dim * hidden + hidden)
+        + (hidden * dim + dim)
+    )
     conv = dim * dim * 9 + dim
-    return (3 * dim * 9 + dim) + 2 * dim + groups * (depth * block + conv) + 2 * dim + conv + (dim * 3 * 9 + 3)
+    return (
+        (3 * dim * 9 + dim) + 2 * dim + groups * (depth * block + conv) + 2 * dim + conv + (dim * 3 * 9 + 3)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +95,17 @@ def test_5d_presets_use_the_release_layout(preset):
     with torch.device("meta"):
         net = create_model(preset)
     state = net.state_dict()
-    groups = {re.match(r"(encode_layers\.\d+|decode_layers\d+)\.", k).group(1) for k in state if "_layers" in k}
-    assert groups == {"encode_layers.0", "encode_layers.1", "encode_layers.2",
-                      "decode_layers0", "decode_layers1", "decode_layers2"}
+    groups = {
+        re.match(r"(encode_layers\.\d+|decode_layers\d+)\.", k).group(1) for k in state if "_layers" in k
+    }
+    assert groups == {
+        "encode_layers.0",
+        "encode_layers.1",
+        "encode_layers.2",
+        "decode_layers0",
+        "decode_layers1",
+        "decode_layers2",
+    }
     assert not any("relative_position" in k or k.startswith("layers.") for k in state)
     assert sum(p.numel() for p in net.parameters()) == upstream_count() - 36 * 225 * 6
     assert net.feature_channels == (180,) * 6 and net.mask_patch_size == 8
@@ -88,7 +122,7 @@ def test_both_layouts_are_one_network_run_in_the_same_order():
         if not m:
             return key
         i = int(m.group(1))
-        return (f"encode_layers.{i}." if i < 2 else f"decode_layers{i - 2}.") + key[m.end():]
+        return (f"encode_layers.{i}." if i < 2 else f"decode_layers{i - 2}.") + key[m.end() :]
 
     release.load_state_dict({release_name(k): v for k, v in layers.state_dict().items()}, strict=True)
     x = torch.rand(1, 3, 16, 24)
@@ -126,14 +160,20 @@ def test_window_attention_equals_naive_attention_on_one_window():
 def test_shifted_window_mask_blocks_exactly_the_non_neighbours():
     height, width, ws, shift = 16, 24, 8, 4
     mask = shifted_window_mask(height, width, ws, shift)
-    assert mask.shape == (height * width // ws ** 2, ws ** 2, ws ** 2)
+    assert mask.shape == (height * width // ws**2, ws**2, ws**2)
     cols = width // ws
     for win in range(mask.shape[0]):
         for i in range(ws * ws):
             for j in range(ws * ws):
                 # pixel of the rolled image -> its coordinates in the original image
-                ri = ((win // cols) * ws + i // ws + shift) % height, ((win % cols) * ws + i % ws + shift) % width
-                rj = ((win // cols) * ws + j // ws + shift) % height, ((win % cols) * ws + j % ws + shift) % width
+                ri = (
+                    ((win // cols) * ws + i // ws + shift) % height,
+                    ((win % cols) * ws + i % ws + shift) % width,
+                )
+                rj = (
+                    ((win // cols) * ws + j // ws + shift) % height,
+                    ((win % cols) * ws + j % ws + shift) % width,
+                )
                 neighbours = abs(ri[0] - rj[0]) < ws and abs(ri[1] - rj[1]) < ws
                 assert mask[win, i, j].item() == (0.0 if neighbours else -100.0)
 

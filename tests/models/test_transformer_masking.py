@@ -118,7 +118,10 @@ def test_through_all_keeps_every_masked_position_independent_of_the_image(preset
         x1, x2 = torch.rand(2, 3, 24, 32), torch.rand(2, 3, 24, 32)
         levels = []
         for through in ("all", "encoder"):
-            f1, f2 = net.forward_masked(x1, mask, through=through)[1], net.forward_masked(x2, mask, through=through)[1]
+            f1, f2 = (
+                net.forward_masked(x1, mask, through=through)[1],
+                net.forward_masked(x2, mask, through=through)[1],
+            )
             hidden = [1 - resize_mask(mask, f.shape[-2:]) for f in f1]
             levels.append([((a - b) * m).abs().max().item() for a, b, m in zip(f1, f2, hidden)])
             if through == "all" and not bias:

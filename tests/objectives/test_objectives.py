@@ -78,7 +78,9 @@ def test_classifier_sees_features_only_and_ce_reaches_net_through_them():
     net, cls, batch = TinyNet(), SpyClassifier(), _batch()
     loss, _ = DcptObjective(cls_weight=1.0, rec_weight=0.0)(batch, {"net": net, "classifier": cls})
     (features,) = cls.inputs
-    assert len(features) == 1 and features[0].shape[1] == 4  # the 4-channel feature map, not the 3-channel image
+    assert (
+        len(features) == 1 and features[0].shape[1] == 4
+    )  # the 4-channel feature map, not the 3-channel image
     assert all(f.grad_fn is not None for f in features)
     loss.backward()
     assert net.conv1.weight.grad.abs().sum() > 0 and cls.fc.weight.grad.abs().sum() > 0
@@ -119,8 +121,9 @@ def test_maskdcpt_encoder_only_variant_scores_every_pixel():
     x, mask, through = net.seen[0]
     y = x * mask + net.conv2(net.conv1(x * mask))
     assert through == "encoder"
-    assert logs["rec_loss"].item() == pytest.approx(float(np.abs(y.detach().numpy() - batch["gt"].numpy()).mean()),
-                                                    rel=1e-5)
+    assert logs["rec_loss"].item() == pytest.approx(
+        float(np.abs(y.detach().numpy() - batch["gt"].numpy()).mean()), rel=1e-5
+    )
     with pytest.raises(ConfigError, match="mask_through"):
         MaskDcptObjective(mask_through="decoder")
 
@@ -179,8 +182,10 @@ def test_real_nafnet_every_parameter_gets_a_gradient(objective):
     torch.manual_seed(0)
     net = create_model("nafnet-tiny", width=8, enc_blk_nums=(1, 1), dec_blk_nums=(1, 1))
     cls = DegradationClassifier(net.feature_channels, 3)
-    loss, _ = objective(_batch() | {"lq": _batch()["lq"].repeat(1, 1, 2, 2), "gt": _batch()["gt"].repeat(1, 1, 2, 2)},
-                        {"net": net, "classifier": cls})
+    loss, _ = objective(
+        _batch() | {"lq": _batch()["lq"].repeat(1, 1, 2, 2), "gt": _batch()["gt"].repeat(1, 1, 2, 2)},
+        {"net": net, "classifier": cls},
+    )
     loss.backward()
     missing = [n for n, p in [*net.named_parameters(), *cls.named_parameters()] if p.grad is None]
     assert missing == []
@@ -193,7 +198,9 @@ def test_focal_loss_matches_formula_and_reduces_to_ce():
     labels = torch.tensor([0, 1])
     p = np.exp(logits.numpy()) / np.exp(logits.numpy()).sum(1, keepdims=True)
     py = p[[0, 1], [0, 1]]
-    assert classification_loss(logits, labels, 2.0).item() == pytest.approx(np.mean(-(1 - py) ** 2 * np.log(py)), rel=1e-5)
+    assert classification_loss(logits, labels, 2.0).item() == pytest.approx(
+        np.mean(-((1 - py) ** 2) * np.log(py)), rel=1e-5
+    )
     assert classification_loss(logits, labels, 0.0).item() == pytest.approx(_ce(logits, labels), rel=1e-6)
 
 
@@ -217,7 +224,9 @@ def test_encoder_tap_classifier_reads_encoder_features_in_both_objectives():
     assert logs["cls_loss"].item() != pytest.approx(_ce(cls(decoder_feats), batch["label"]), rel=1e-3)
 
     loss, logs = DcptObjective(rec_weight=0.0)(batch, nets)
-    assert logs["cls_loss"].item() == pytest.approx(_ce(cls(net.features(batch["lq"], taps="encoder")), batch["label"]), rel=1e-5)
+    assert logs["cls_loss"].item() == pytest.approx(
+        _ce(cls(net.features(batch["lq"], taps="encoder")), batch["label"]), rel=1e-5
+    )
     with torch.no_grad():
         hits = DcptObjective().evaluate(batch, nets)["acc"]
         logits = cls(net.features(batch["lq"], taps="encoder"))

@@ -5,11 +5,27 @@ vector per crop; `knn` scores a level by the cross-validated kNN accuracy of the
 `tsne` draws a level in 2-D. `dcpt analyse` ties them together.
 """
 
-from .features import LabelledCrops, collect_features, concat_levels, level_names, paired_crops, synthetic_crops
+from .features import (
+    LabelledCrops,
+    collect_features,
+    concat_levels,
+    level_names,
+    paired_crops,
+    synthetic_crops,
+)
 from .knn import knn_accuracy, make_knn, resolve_folds
 from .tsne import embed_tsne, plot_tsne
 
 __all__ = [
-    "LabelledCrops", "collect_features", "concat_levels", "level_names", "paired_crops", "synthetic_crops",
-    "knn_accuracy", "make_knn", "resolve_folds", "embed_tsne", "plot_tsne",
+    "LabelledCrops",
+    "collect_features",
+    "concat_levels",
+    "level_names",
+    "paired_crops",
+    "synthetic_crops",
+    "knn_accuracy",
+    "make_knn",
+    "resolve_folds",
+    "embed_tsne",
+    "plot_tsne",
 ]

@@ -31,11 +31,21 @@ def synthetic_crops(source, types: Sequence[str], per_type: int, patch: int, see
     drawn uniformly over each op's range; the same `seed` gives the same bytes."""
     from ..data.synthetic import SyntheticDataset
 
-    data = SyntheticDataset(source, list(types), patch_size=patch, length=len(types) * per_type, seed=seed,
-                            flips=False, rotations=False)
+    data = SyntheticDataset(
+        source,
+        list(types),
+        patch_size=patch,
+        length=len(types) * per_type,
+        seed=seed,
+        flips=False,
+        rotations=False,
+    )
     items = [data[i] for i in range(len(data))]
-    return LabelledCrops(torch.stack([it["lq"] for it in items]), np.array([it["label"] for it in items]),
-                         list(data.class_names))
+    return LabelledCrops(
+        torch.stack([it["lq"] for it in items]),
+        np.array([it["label"] for it in items]),
+        list(data.class_names),
+    )
 
 
 def paired_crops(folders: Sequence[tuple], per_type: int, patch: int, seed: int) -> LabelledCrops:
@@ -55,15 +65,16 @@ def paired_crops(folders: Sequence[tuple], per_type: int, patch: int, seed: int)
 
 
 @torch.no_grad()
-def collect_features(net: nn.Module, images: Tensor, batch_size: int = 16, device="cpu",
-                     taps: str = "decoder") -> List[np.ndarray]:
+def collect_features(
+    net: nn.Module, images: Tensor, batch_size: int = 16, device="cpu", taps: str = "decoder"
+) -> List[np.ndarray]:
     """Globally average-pooled `net.features` (at `taps`) of ``N x 3 x H x W`` `images`: one
     ``N x C_l`` float64 array per level, shallowest first."""
     kwargs = taps_kwargs(taps)
     net = net.to(device).eval()
     pooled: List[List[Tensor]] = []
     for start in range(0, images.shape[0], batch_size):
-        levels = net.features(images[start:start + batch_size].to(device), **kwargs)
+        levels = net.features(images[start : start + batch_size].to(device), **kwargs)
         if not pooled:
             pooled = [[] for _ in levels]
         for store, feat in zip(pooled, levels):

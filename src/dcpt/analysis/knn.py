@@ -35,15 +35,23 @@ def resolve_folds(labels: np.ndarray, folds: int, k: int) -> int:
         raise DataError(f"a kNN probe needs at least two classes, got {len(counts)}")
     n_folds = min(int(folds), int(counts.min()))
     if n_folds < 2:
-        raise DataError(f"every class needs at least 2 samples for cross-validation; the smallest has {counts.min()}")
+        raise DataError(
+            f"every class needs at least 2 samples for cross-validation; the smallest has {counts.min()}"
+        )
     train_size = len(labels) - int(np.ceil(len(labels) / n_folds))
     if train_size < k:
         raise DataError(f"k={k} neighbours need more samples: a training split holds only {train_size}")
     return n_folds
 
 
-def knn_accuracy(features: np.ndarray, labels: np.ndarray, k: int = 5, metric: str = "cosine",
-                 folds: int = 5, seed: int = 0) -> float:
+def knn_accuracy(
+    features: np.ndarray,
+    labels: np.ndarray,
+    k: int = 5,
+    metric: str = "cosine",
+    folds: int = 5,
+    seed: int = 0,
+) -> float:
     """Mean stratified k-fold accuracy (in [0, 1]) of `make_knn(k, metric)` on ``N x C`` `features`."""
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 

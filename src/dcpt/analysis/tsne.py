@@ -21,7 +21,9 @@ def embed_tsne(features: np.ndarray, seed: int = 0) -> np.ndarray:
     return tsne.fit_transform(scaled)
 
 
-def plot_tsne(panels: Sequence[Tuple[str, np.ndarray]], labels: np.ndarray, class_names: List[str], path) -> Path:
+def plot_tsne(
+    panels: Sequence[Tuple[str, np.ndarray]], labels: np.ndarray, class_names: List[str], path
+) -> Path:
     """Draw each ``(title, N x 2 embedding)`` panel, points coloured by class, one shared legend;
     write a PNG to `path`."""
     import matplotlib

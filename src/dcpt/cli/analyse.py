@@ -16,35 +16,62 @@ DEFAULT_TYPES = ("gaussian_noise", "rain", "haze", "gaussian_blur", "low_light")
 
 def add_parsers(subparsers) -> None:
     parser = subparsers.add_parser(
-        "analyse", help="kNN / t-SNE analysis of a net's features: do they tell degradations apart?",
+        "analyse",
+        help="kNN / t-SNE analysis of a net's features: do they tell degradations apart?",
         description="Degrade clean crops with each degradation type (random levels, fixed seed), pool each "
-                    "feature level of the net to a vector, and report the stratified 5-fold kNN accuracy of "
-                    "the type per level (standardised features), for the checkpoint and for a randomly "
-                    "initialised net of the same architecture. Writes DIR/analysis.json and DIR/tsne.png.",
+        "feature level of the net to a vector, and report the stratified 5-fold kNN accuracy of "
+        "the type per level (standardised features), for the checkpoint and for a randomly "
+        "initialised net of the same architecture. Writes DIR/analysis.json and DIR/tsne.png.",
         epilog="examples:\n  dcpt analyse runs/demo-pt/final.safetensors --out analysis/\n"
-               "  dcpt analyse --arch nafnet-tiny --random-init --types gaussian_noise haze --per-type 20\n"
-               "  dcpt analyse CKPT --pairs rain=Rain100L haze=SOTS/outdoor",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("ckpt", nargs="?", metavar="CKPT", help="dcpt checkpoint or BasicSR .pth (needs --arch)")
-    parser.add_argument("--arch", metavar="PRESET", help="model preset (e.g. nafnet-tiny): for a .pth, or with --random-init")
-    parser.add_argument("--random-init", action="store_true",
-                        help="no checkpoint: analyse only a randomly initialised --arch net")
-    parser.add_argument("--data", default="samples", metavar="SRC",
-                        help="clean images: samples (default), samples:test, samples:all or a folder")
-    parser.add_argument("--pairs", nargs="+", metavar="NAME=DIR",
-                        help="use the degraded images of paired folders instead, one class per folder")
-    parser.add_argument("--types", nargs="+", metavar="T",
-                        help="degradation types (default: the checkpoint's class names, else "
-                             + " ".join(DEFAULT_TYPES) + ")")
+        "  dcpt analyse --arch nafnet-tiny --random-init --types gaussian_noise haze --per-type 20\n"
+        "  dcpt analyse CKPT --pairs rain=Rain100L haze=SOTS/outdoor",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "ckpt", nargs="?", metavar="CKPT", help="dcpt checkpoint or BasicSR .pth (needs --arch)"
+    )
+    parser.add_argument(
+        "--arch", metavar="PRESET", help="model preset (e.g. nafnet-tiny): for a .pth, or with --random-init"
+    )
+    parser.add_argument(
+        "--random-init",
+        action="store_true",
+        help="no checkpoint: analyse only a randomly initialised --arch net",
+    )
+    parser.add_argument(
+        "--data",
+        default="samples",
+        metavar="SRC",
+        help="clean images: samples (default), samples:test, samples:all or a folder",
+    )
+    parser.add_argument(
+        "--pairs",
+        nargs="+",
+        metavar="NAME=DIR",
+        help="use the degraded images of paired folders instead, one class per folder",
+    )
+    parser.add_argument(
+        "--types",
+        nargs="+",
+        metavar="T",
+        help="degradation types (default: the checkpoint's class names, else "
+        + " ".join(DEFAULT_TYPES)
+        + ")",
+    )
     parser.add_argument("--per-type", type=int, default=40, metavar="N", help="crops per type (default 40)")
     parser.add_argument("--patch", type=int, default=64, metavar="P", help="crop size in pixels (default 64)")
     parser.add_argument("--k", type=int, default=5, metavar="K", help="neighbours (default 5)")
     parser.add_argument("--metric", default="cosine", choices=("cosine", "euclidean"), help="kNN metric")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="data, random net, folds and t-SNE seed")
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="data, random net, folds and t-SNE seed"
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="crops per forward pass")
-    parser.add_argument("--taps", choices=("decoder", "encoder"),
-                        help="which features to analyse (default: those the checkpoint's classifier reads, else decoder)")
+    parser.add_argument(
+        "--taps",
+        choices=("decoder", "encoder"),
+        help="which features to analyse (default: those the checkpoint's classifier reads, else decoder)",
+    )
     parser.add_argument("--out", default="analysis", metavar="DIR", help="output folder (default ./analysis)")
     parser.set_defaults(run=run)
 
@@ -58,7 +85,9 @@ def _check_args(args) -> None:
         raise ConfigError("--random-init analyses an untrained --arch net; drop it or the checkpoint")
     for name in ("per_type", "patch", "k", "folds", "batch_size"):
         if getattr(args, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be a positive number, got {getattr(args, name)}")
+            raise ConfigError(
+                f"--{name.replace('_', '-')} must be a positive number, got {getattr(args, name)}"
+            )
 
 
 def _load_nets(args):
@@ -149,8 +178,10 @@ def run(args) -> int:
     crops = _crops(args, stored)
     random_levels, random_accs = _score(random_net, crops, args)
     names = level_names(len(random_levels) - 1)
-    rows = [{"level": n, "channels": int(f.shape[1]), "knn_acc_random": a}
-            for n, f, a in zip(names, random_levels, random_accs)]
+    rows = [
+        {"level": n, "channels": int(f.shape[1]), "knn_acc_random": a}
+        for n, f, a in zip(names, random_levels, random_accs)
+    ]
     panels_from = [("random init", random_levels, random_accs)]
     if trained is not None:
         trained_levels, trained_accs = _score(trained, crops, args)
@@ -159,21 +190,33 @@ def run(args) -> int:
         panels_from.insert(0, ("checkpoint", trained_levels, trained_accs))
     lead_accs = panels_from[0][2][:-1]
     best = max(range(len(lead_accs)), key=lambda i: (lead_accs[i], i))  # ties -> the deepest level
-    panels = [(f"{title}: level {names[best]} (kNN acc {accs[best]:.3f})", embed_tsne(levels[best], args.seed))
-              for title, levels, accs in panels_from]
+    panels = [
+        (f"{title}: level {names[best]} (kNN acc {accs[best]:.3f})", embed_tsne(levels[best], args.seed))
+        for title, levels, accs in panels_from
+    ]
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plot_tsne(panels, crops.labels, crops.class_names, out / "tsne.png")
     result = {
-        "checkpoint": args.ckpt, "arch": args.arch or getattr(random_net, "preset_name", None) or random_net.arch_name,
-        "types": crops.class_names, "samples": int(len(crops.labels)), "patch": args.patch, "k": args.k,
-        "metric": args.metric, "folds": args.folds, "seed": args.seed, "chance": 1.0 / len(crops.class_names),
+        "checkpoint": args.ckpt,
+        "arch": args.arch or getattr(random_net, "preset_name", None) or random_net.arch_name,
+        "types": crops.class_names,
+        "samples": int(len(crops.labels)),
+        "patch": args.patch,
+        "k": args.k,
+        "metric": args.metric,
+        "folds": args.folds,
+        "seed": args.seed,
+        "chance": 1.0 / len(crops.class_names),
         "protocol": "standardised global-average-pooled features, kNN, stratified k-fold accuracy",
-        "tsne_level": names[best], "levels": rows,
+        "tsne_level": names[best],
+        "levels": rows,
     }
     (out / "analysis.json").write_text(json.dumps(result, indent=2) + "\n")
     print(_table(rows, trained is not None))
-    print(f"\nchance {result['chance']:.3f}; {len(crops.labels)} crops of {args.patch}x{args.patch}; "
-          f"t-SNE of level {names[best]} -> {out / 'tsne.png'}; results -> {out / 'analysis.json'}")
+    print(
+        f"\nchance {result['chance']:.3f}; {len(crops.labels)} crops of {args.patch}x{args.patch}; "
+        f"t-SNE of level {names[best]} -> {out / 'tsne.png'}; results -> {out / 'analysis.json'}"
+    )
     return 0

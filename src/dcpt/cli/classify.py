@@ -7,16 +7,23 @@ import argparse
 
 def add_parsers(subparsers) -> None:
     parser = subparsers.add_parser(
-        "classify", help="name the degradation of images with a pre-trained checkpoint's classifier",
+        "classify",
+        help="name the degradation of images with a pre-trained checkpoint's classifier",
         description="Print the predicted degradation type and the class probabilities of each image, "
-                    "using the classifier bundled in a DCPT / MaskDCPT checkpoint.",
+        "using the classifier bundled in a DCPT / MaskDCPT checkpoint.",
         epilog="example:\n  dcpt classify photos/ --ckpt runs/demo-pt/final.safetensors --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     parser.add_argument("--ckpt", required=True, metavar="CKPT", help="dcpt checkpoint with a classifier")
     parser.add_argument("--json", action="store_true", help="print one JSON list instead of text")
-    parser.add_argument("--crop", type=int, default=None, metavar="N",
-                        help="classify the central N x N crop (bounds memory on large images)")
+    parser.add_argument(
+        "--crop",
+        type=int,
+        default=None,
+        metavar="N",
+        help="classify the central N x N crop (bounds memory on large images)",
+    )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     parser.set_defaults(run=run)
 
@@ -32,6 +39,8 @@ def run(args) -> int:
         return 0
     for p in predictions:
         ranked = sorted(p.probabilities.items(), key=lambda kv: -kv[1])
-        print(f"{p.path}: {p.label} ({p.probabilities[p.label]:.3f})  "
-              + "  ".join(f"{name} {prob:.3f}" for name, prob in ranked))
+        print(
+            f"{p.path}: {p.label} ({p.probabilities[p.label]:.3f})  "
+            + "  ".join(f"{name} {prob:.3f}" for name, prob in ranked)
+        )
     return 0

@@ -1,9 +1,9 @@
 """`dcpt degrade`: degrade image files, list the catalogue, or render a contact sheet.
 
-    dcpt degrade photo.png -t gaussian_noise -l 25 -o noisy.png
-    dcpt degrade photos/ -t "gaussian_blur:2,jpeg:40" --seed 3 -o degraded/
-    dcpt degrade --list [--json]
-    dcpt degrade photo.png --sheet sheet.png [--types haze rain] [--size 192]
+dcpt degrade photo.png -t gaussian_noise -l 25 -o noisy.png
+dcpt degrade photos/ -t "gaussian_blur:2,jpeg:40" --seed 3 -o degraded/
+dcpt degrade --list [--json]
+dcpt degrade photo.png --sheet sheet.png [--types haze rain] [--size 192]
 """
 
 from __future__ import annotations
@@ -29,16 +29,24 @@ def add_parsers(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("inputs", nargs="*", metavar="IN", help="image files or folders of images")
-    parser.add_argument("-t", "--type", dest="type", metavar="TYPE", help="degradation name, alias or mixture")
-    parser.add_argument("-l", "--level", type=float, metavar="LEVEL", help="severity, within the type's range")
+    parser.add_argument(
+        "-t", "--type", dest="type", metavar="TYPE", help="degradation name, alias or mixture"
+    )
+    parser.add_argument(
+        "-l", "--level", type=float, metavar="LEVEL", help="severity, within the type's range"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("-o", "--output", metavar="OUT", help="output file (one input) or folder")
     parser.add_argument("-r", "--recursive", action="store_true", help="also read images in sub-folders")
-    parser.add_argument("--list", action="store_true", help="print the catalogue: name, family, range, meaning")
+    parser.add_argument(
+        "--list", action="store_true", help="print the catalogue: name, family, range, meaning"
+    )
     parser.add_argument("--json", action="store_true", help="with --list: print the catalogue as JSON")
     parser.add_argument("--sheet", metavar="OUT.png", help="render a contact sheet of IN to this PNG file")
     parser.add_argument("--types", nargs="+", metavar="TYPE", help="with --sheet: only these types")
-    parser.add_argument("--size", type=int, default=192, help="with --sheet: tile size in pixels (default 192)")
+    parser.add_argument(
+        "--size", type=int, default=192, help="with --sheet: tile size in pixels (default 192)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -60,7 +68,9 @@ def _list(as_json: bool) -> int:
     rows = [("NAME", "FAMILY", "RANGE", "DESCRIPTION")]
     for e in entries:
         aliases = f" (aliases: {', '.join(e['aliases'])})" if e["aliases"] else ""
-        rows.append((e["name"], e["family"], f"[{e['level_min']:g}, {e['level_max']:g}]", e["description"] + aliases))
+        rows.append(
+            (e["name"], e["family"], f"[{e['level_min']:g}, {e['level_max']:g}]", e["description"] + aliases)
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
@@ -88,7 +98,13 @@ def _sheet(args) -> int:
 def _degrade(args) -> int:
     import torch
 
-    from ..data.io import IMAGE_EXTENSIONS, SIXTEEN_BIT_EXTENSIONS, list_images, read_image_with_depth, write_image
+    from ..data.io import (
+        IMAGE_EXTENSIONS,
+        SIXTEEN_BIT_EXTENSIONS,
+        list_images,
+        read_image_with_depth,
+        write_image,
+    )
     from ..degrade import apply
 
     if not args.inputs:
@@ -117,5 +133,8 @@ def _degrade(args) -> int:
         keep16 = depth == 16 and dst.suffix.lower() in SIXTEEN_BIT_EXTENSIONS
         write_image(dst, lq, bit_depth=16 if keep16 else 8)
     where = targets[0] if to_file else out
-    print(f"degraded {len(files)} image{'s' if len(files) != 1 else ''} with {args.type} -> {where}", file=sys.stdout)
+    print(
+        f"degraded {len(files)} image{'s' if len(files) != 1 else ''} with {args.type} -> {where}",
+        file=sys.stdout,
+    )
     return 0

@@ -15,24 +15,44 @@ EXAMPLES = """examples:
 
 def add_parsers(subparsers) -> None:
     parser = subparsers.add_parser(
-        "demo", help="end to end on the embedded images: fine-tune, evaluate, report",
+        "demo",
+        help="end to end on the embedded images: fine-tune, evaluate, report",
         description="Fine-tune NAFNet-tiny from scratch, from a DCPT and from a MaskDCPT checkpoint on the "
-                    "embedded photographs; score them on held-out images for five degradation types and write "
-                    "report.md, report.json, psnr.png and grid.png.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "embedded photographs; score them on held-out images for five degradation types and write "
+        "report.md, report.json, psnr.png and grid.png.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     parser.add_argument("--steps", type=int, help="fine-tuning steps per model (default: the demo config's)")
-    parser.add_argument("--pretrain", action="store_true",
-                        help="make the DCPT / MaskDCPT checkpoints afresh into --out instead of using the shipped ones")
-    parser.add_argument("--pretrain-steps", type=int, help="pre-training steps with --pretrain (default: the configs')")
-    parser.add_argument("--seed", type=int, default=0, help="seed of training data and initial weights (default: 0)")
-    parser.add_argument("--quick", action="store_true", help="tiny step counts and one crop per image (smoke test)")
+    parser.add_argument(
+        "--pretrain",
+        action="store_true",
+        help="make the DCPT / MaskDCPT checkpoints afresh into --out instead of using the shipped ones",
+    )
+    parser.add_argument(
+        "--pretrain-steps", type=int, help="pre-training steps with --pretrain (default: the configs')"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of training data and initial weights (default: 0)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny step counts and one crop per image (smoke test)"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
     from ..demo import DemoOptions, run_demo
 
-    run_demo(DemoOptions(out=Path(args.out), steps=args.steps, pretrain=args.pretrain,
-                         pretrain_steps=args.pretrain_steps, seed=args.seed, quick=args.quick))
+    run_demo(
+        DemoOptions(
+            out=Path(args.out),
+            steps=args.steps,
+            pretrain=args.pretrain,
+            pretrain_steps=args.pretrain_steps,
+            seed=args.seed,
+            quick=args.quick,
+        )
+    )
     return 0

@@ -33,21 +33,51 @@ def add_parsers(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     model = parser.add_mutually_exclusive_group(required=True)
-    model.add_argument("--ckpt", metavar="CKPT", help="checkpoint (dcpt .safetensors, or BasicSR .pth with --arch)")
-    model.add_argument("--model", metavar="NAME",
-                       help="'identity': output = input, the 'Input' row of the papers (needs no checkpoint)")
+    model.add_argument(
+        "--ckpt", metavar="CKPT", help="checkpoint (dcpt .safetensors, or BasicSR .pth with --arch)"
+    )
+    model.add_argument(
+        "--model",
+        metavar="NAME",
+        help="'identity': output = input, the 'Input' row of the papers (needs no checkpoint)",
+    )
     model.add_argument("--identity", action="store_true", help="same as --model identity")
-    parser.add_argument("--arch", default=None, metavar="NAME", help="model preset for a BasicSR .pth, e.g. nafnet-5d")
-    parser.add_argument("--device", default="auto", metavar="DEVICE", help="cpu, cuda, cuda:N or auto (default)")
-    parser.add_argument("--protocol", default="toolkit", metavar="NAME",
-                        help="dcpt, maskdcpt (the releases' test pipelines) or toolkit (default)")
-    parser.add_argument("--benchmark", default=None, metavar="NAME",
-                        help="a table: 5d (dcpt); 5d, 12d, mixed, dn (maskdcpt); 3d, 5d, 12d (toolkit)")
-    parser.add_argument("--data-root", metavar="DIR", default=None, help="folder holding the benchmark data sets")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=DIR",
-                        help="toolkit only: use DIR for the benchmark data set NAME (repeatable)")
-    parser.add_argument("--pairs", nargs="+", default=[], metavar="NAME=DIR",
-                        help="toolkit only: paired folders of any standard layout, e.g. mine=/data/pairs")
+    parser.add_argument(
+        "--arch", default=None, metavar="NAME", help="model preset for a BasicSR .pth, e.g. nafnet-5d"
+    )
+    parser.add_argument(
+        "--device", default="auto", metavar="DEVICE", help="cpu, cuda, cuda:N or auto (default)"
+    )
+    parser.add_argument(
+        "--protocol",
+        default="toolkit",
+        metavar="NAME",
+        help="dcpt, maskdcpt (the releases' test pipelines) or toolkit (default)",
+    )
+    parser.add_argument(
+        "--benchmark",
+        default=None,
+        metavar="NAME",
+        help="a table: 5d (dcpt); 5d, 12d, mixed, dn (maskdcpt); 3d, 5d, 12d (toolkit)",
+    )
+    parser.add_argument(
+        "--data-root", metavar="DIR", default=None, help="folder holding the benchmark data sets"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="toolkit only: use DIR for the benchmark data set NAME (repeatable)",
+    )
+    parser.add_argument(
+        "--pairs",
+        nargs="+",
+        default=[],
+        metavar="NAME=DIR",
+        help="toolkit only: paired folders of any standard layout, e.g. mine=/data/pairs",
+    )
     parser.add_argument("--out", metavar="DIR", default=None, help="write results.csv and results.json here")
     parser.add_argument("--save-images", metavar="DIR", default=None, help="write the restored images here")
     add_tiling_options(parser)
@@ -63,20 +93,30 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.model is not None and args.model != "identity":
         raise DcptError("--model accepts only 'identity'; give a network as --ckpt CKPT [--arch PRESET]")
     if args.benchmark and not args.data_root:
-        raise DcptError(f"--benchmark {args.benchmark} needs --data-root DIR (the folder holding CBSD68/, "
-                        "Rain100L/...)")
+        raise DcptError(
+            f"--benchmark {args.benchmark} needs --data-root DIR (the folder holding CBSD68/, Rain100L/...)"
+        )
     if args.protocol == "toolkit":
         if not args.benchmark and not args.pairs:
-            raise DcptError("nothing to evaluate: give --benchmark NAME with --data-root, or --pairs NAME=DIR")
+            raise DcptError(
+                "nothing to evaluate: give --benchmark NAME with --data-root, or --pairs NAME=DIR"
+            )
         if args.overrides and not args.benchmark:
             raise DcptError("--set only applies to --benchmark data sets")
         return
     if not args.benchmark:
         raise DcptError(f"--protocol {args.protocol} needs --benchmark NAME and --data-root DIR")
-    for flag, given in (("--pairs", args.pairs), ("--set", args.overrides), ("--tile", args.tile), ("--tlc", args.tlc)):
+    for flag, given in (
+        ("--pairs", args.pairs),
+        ("--set", args.overrides),
+        ("--tile", args.tile),
+        ("--tlc", args.tlc),
+    ):
         if given:
-            raise DcptError(f"{flag} is not part of the {args.protocol} release's test pipeline (whole images, "
-                            f"fixed folders); use it with --protocol toolkit")
+            raise DcptError(
+                f"{flag} is not part of the {args.protocol} release's test pipeline (whole images, "
+                f"fixed folders); use it with --protocol toolkit"
+            )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,23 +134,41 @@ def run(args: argparse.Namespace) -> int:
 
         net = load_model(args.ckpt, arch=args.arch, device=args.device, tlc=args.tlc)
     if args.protocol == "toolkit":
-        results, conventions = _run_toolkit(net, args), {"protocol": "toolkit",
-                                                          "summary": "RGB, 8-bit rounded, 0-255 scale, no border crop"}
+        results, conventions = (
+            _run_toolkit(net, args),
+            {"protocol": "toolkit", "summary": "RGB, 8-bit rounded, 0-255 scale, no border crop"},
+        )
     else:
         from ..infer.protocols import describe, evaluate_release
 
         benchmark = args.benchmark.lower()
-        results = evaluate_release(net, args.protocol, benchmark, args.data_root, save_dir=args.save_images,
-                                   show_progress=not args.quiet)
+        results = evaluate_release(
+            net,
+            args.protocol,
+            benchmark,
+            args.data_root,
+            save_dir=args.save_images,
+            show_progress=not args.quiet,
+        )
         conventions = describe(args.protocol, benchmark, net)
     print(markdown_table(results))
     if args.out:
-        meta = {"ckpt": args.ckpt, "arch": args.arch, "identity": identity, "benchmark": args.benchmark,
-                "data_root": args.data_root, "tile": args.tile, "overlap": args.overlap, "tlc": args.tlc,
-                **conventions}
+        meta = {
+            "ckpt": args.ckpt,
+            "arch": args.arch,
+            "identity": identity,
+            "benchmark": args.benchmark,
+            "data_root": args.data_root,
+            "tile": args.tile,
+            "overlap": args.overlap,
+            "tlc": args.tlc,
+            **conventions,
+        }
         paths = write_reports(results, args.out, meta)
         print(f"wrote {paths['csv']} and {paths['json']}")
-    require_scored(results, f"--protocol {args.protocol} --benchmark {args.benchmark}" if args.benchmark else "--pairs")
+    require_scored(
+        results, f"--protocol {args.protocol} --benchmark {args.benchmark}" if args.benchmark else "--pairs"
+    )
     return 0
 
 
@@ -122,5 +180,12 @@ def _run_toolkit(net, args: argparse.Namespace):
     if args.benchmark:
         sets += benchmark_sets(args.benchmark, args.data_root, parse_assignments(args.overrides, "--set"))
     sets += pair_sets(args.pairs)
-    return evaluate_sets(net, sets, tile=args.tile, overlap=args.overlap, batch=args.tile_batch,
-                         save_dir=args.save_images, show_progress=not args.quiet)
+    return evaluate_sets(
+        net,
+        sets,
+        tile=args.tile,
+        overlap=args.overlap,
+        batch=args.tile_batch,
+        save_dir=args.save_images,
+        show_progress=not args.quiet,
+    )

@@ -11,12 +11,18 @@ def add_parsers(subparsers) -> None:
         "info",
         help="parameters and GMACs of a model preset, or the list of presets",
         description="Print a model's family, configuration, parameters (millions) and GMACs for one "
-                    "SIZE x SIZE RGB image (convolutions and matrix products; MAC = FLOP / 2). NAME is a "
-                    "preset (see --list), a family, or a dcpt checkpoint file.",
+        "SIZE x SIZE RGB image (convolutions and matrix products; MAC = FLOP / 2). NAME is a "
+        "preset (see --list), a family, or a dcpt checkpoint file.",
     )
-    parser.add_argument("name", nargs="?", metavar="NAME", help="preset, family or checkpoint, e.g. nafnet-5d")
-    parser.add_argument("--size", type=int, default=256, metavar="N", help="square input size in pixels (default: 256)")
-    parser.add_argument("--list", action="store_true", help="list every preset with its family and parameters")
+    parser.add_argument(
+        "name", nargs="?", metavar="NAME", help="preset, family or checkpoint, e.g. nafnet-5d"
+    )
+    parser.add_argument(
+        "--size", type=int, default=256, metavar="N", help="square input size in pixels (default: 256)"
+    )
+    parser.add_argument(
+        "--list", action="store_true", help="list every preset with its family and parameters"
+    )
     parser.set_defaults(run=run)
 
 

@@ -22,17 +22,39 @@ def add_parsers(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("src", metavar="SRC", help="folder of clean images, or 'samples' for the embedded images")
+    parser.add_argument(
+        "src", metavar="SRC", help="folder of clean images, or 'samples' for the embedded images"
+    )
     parser.add_argument("out", metavar="OUT", help="output folder (lq/, gt/, manifest.jsonl)")
-    parser.add_argument("--types", "-t", nargs="+", required=True, metavar="TYPE",
-                        help="degradation names or mixtures such as 'gaussian_blur,jpeg' (see dcpt degrade --list)")
-    parser.add_argument("--levels", "-l", nargs="+", type=float, metavar="LEVEL",
-                        help="one level per type (a fraction in [0, 1] for mixtures); "
-                             "omitted: a random level per pair in the type's range")
-    parser.add_argument("--per-image", type=int, default=1, metavar="N", help="pairs per image and type (default 1)")
+    parser.add_argument(
+        "--types",
+        "-t",
+        nargs="+",
+        required=True,
+        metavar="TYPE",
+        help="degradation names or mixtures such as 'gaussian_blur,jpeg' (see dcpt degrade --list)",
+    )
+    parser.add_argument(
+        "--levels",
+        "-l",
+        nargs="+",
+        type=float,
+        metavar="LEVEL",
+        help="one level per type (a fraction in [0, 1] for mixtures); "
+        "omitted: a random level per pair in the type's range",
+    )
+    parser.add_argument(
+        "--per-image", type=int, default=1, metavar="N", help="pairs per image and type (default 1)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of all randomness (default 0)")
-    parser.add_argument("--workers", "-j", type=int, default=0, metavar="W",
-                        help="worker processes (0 or 1: sequential; default 0)")
+    parser.add_argument(
+        "--workers",
+        "-j",
+        type=int,
+        default=0,
+        metavar="W",
+        help="worker processes (0 or 1: sequential; default 0)",
+    )
     parser.add_argument("--patch", type=int, metavar="P", help="random P x P crops instead of full images")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)

@@ -7,25 +7,51 @@ import argparse
 
 def add_tiling_options(parser: argparse.ArgumentParser) -> None:
     """--tile / --overlap / --tile-batch / --tlc, shared with `dcpt evaluate`."""
-    parser.add_argument("--tile", type=int, default=None, metavar="N",
-                        help="restore in N x N tiles to bound memory (default: whole image); e.g. 512")
-    parser.add_argument("--overlap", type=int, default=32, metavar="M",
-                        help="overlap between tiles in pixels, blended smoothly (default: 32)")
-    parser.add_argument("--tile-batch", type=int, default=1, metavar="K",
-                        help="tiles per forward pass (default: 1)")
-    parser.add_argument("--tlc", action="store_true",
-                        help="NAFNet only: replace global channel pooling by local pooling over the training "
-                             "size (TLC), so large or tiled images see training-sized statistics")
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        metavar="N",
+        help="restore in N x N tiles to bound memory (default: whole image); e.g. 512",
+    )
+    parser.add_argument(
+        "--overlap",
+        type=int,
+        default=32,
+        metavar="M",
+        help="overlap between tiles in pixels, blended smoothly (default: 32)",
+    )
+    parser.add_argument(
+        "--tile-batch", type=int, default=1, metavar="K", help="tiles per forward pass (default: 1)"
+    )
+    parser.add_argument(
+        "--tlc",
+        action="store_true",
+        help="NAFNet only: replace global channel pooling by local pooling over the training "
+        "size (TLC), so large or tiled images see training-sized statistics",
+    )
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--ckpt / --arch / --device, shared with `dcpt evaluate`."""
-    parser.add_argument("--ckpt", required=True, metavar="CKPT",
-                        help="checkpoint: a dcpt .safetensors file, or a BasicSR .pth with --arch")
-    parser.add_argument("--arch", default=None, metavar="NAME",
-                        help="model name for checkpoints without one, e.g. nafnet-5d for a BasicSR .pth")
-    parser.add_argument("--device", default="auto", metavar="DEVICE",
-                        help="cpu, cuda, cuda:N or auto (default: auto = CUDA when present)")
+    parser.add_argument(
+        "--ckpt",
+        required=True,
+        metavar="CKPT",
+        help="checkpoint: a dcpt .safetensors file, or a BasicSR .pth with --arch",
+    )
+    parser.add_argument(
+        "--arch",
+        default=None,
+        metavar="NAME",
+        help="model name for checkpoints without one, e.g. nafnet-5d for a BasicSR .pth",
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        metavar="DEVICE",
+        help="cpu, cuda, cuda:N or auto (default: auto = CUDA when present)",
+    )
 
 
 def add_parsers(subparsers) -> None:
@@ -33,14 +59,19 @@ def add_parsers(subparsers) -> None:
         "restore",
         help="restore images of any size with a checkpoint",
         description="Restore image files (or every image in the given folders) and write them to OUT "
-                    "under the same base names. 16-bit inputs give 16-bit outputs.",
+        "under the same base names. 16-bit inputs give 16-bit outputs.",
     )
     parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder (created)")
     add_model_options(parser)
     add_tiling_options(parser)
-    parser.add_argument("--bit-depth", type=int, choices=(8, 16), default=None,
-                        help="output bits per channel (default: that of each input)")
+    parser.add_argument(
+        "--bit-depth",
+        type=int,
+        choices=(8, 16),
+        default=None,
+        help="output bits per channel (default: that of each input)",
+    )
     parser.add_argument("--ext", choices=("png", "tif"), default="png", help="output format (default: png)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
@@ -50,8 +81,16 @@ def run(args: argparse.Namespace) -> int:
     from ..infer.restore import load_model, restore_paths
 
     net = load_model(args.ckpt, arch=args.arch, device=args.device, tlc=args.tlc)
-    written = restore_paths(net, args.inputs, args.out, tile=args.tile, overlap=args.overlap,
-                            batch=args.tile_batch, bit_depth=args.bit_depth, ext=args.ext,
-                            show_progress=not args.quiet)
+    written = restore_paths(
+        net,
+        args.inputs,
+        args.out,
+        tile=args.tile,
+        overlap=args.overlap,
+        batch=args.tile_batch,
+        bit_depth=args.bit_depth,
+        ext=args.ext,
+        show_progress=not args.quiet,
+    )
     print(f"restored {len(written)} image(s) into {args.out}")
     return 0

@@ -23,20 +23,34 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="YAML run config (see configs/)")
     parser.add_argument("--out", help="run folder (default: the config's `out`, else runs/<config name>)")
     parser.add_argument("--resume", action="store_true", help="continue exactly from <out>/last.pt")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, e.g. --set train.steps=100 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set train.steps=100 (repeatable)",
+    )
 
 
 def add_parsers(subparsers) -> None:
-    pre = subparsers.add_parser("pretrain", help="DCPT / MaskDCPT pre-training from a YAML config",
-                                description="Pre-train a restoration net by degradation classification.",
-                                epilog=EXAMPLES_PRETRAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pre = subparsers.add_parser(
+        "pretrain",
+        help="DCPT / MaskDCPT pre-training from a YAML config",
+        description="Pre-train a restoration net by degradation classification.",
+        epilog=EXAMPLES_PRETRAIN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _common(pre)
     pre.add_argument("--objective", choices=("dcpt", "maskdcpt"), help="override the config's objective")
     pre.set_defaults(run=run, mode="pretrain")
-    fine = subparsers.add_parser("finetune", help="all-in-one restoration fine-tuning from a YAML config",
-                                 description="Fine-tune a (pre-trained) restoration net with the L1 restoration loss.",
-                                 epilog=EXAMPLES_FINETUNE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fine = subparsers.add_parser(
+        "finetune",
+        help="all-in-one restoration fine-tuning from a YAML config",
+        description="Fine-tune a (pre-trained) restoration net with the L1 restoration loss.",
+        epilog=EXAMPLES_FINETUNE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _common(fine)
     fine.add_argument("--init", help="checkpoint to start from (e.g. a pre-training final.safetensors)")
     fine.set_defaults(run=run, mode="finetune")
@@ -58,9 +72,13 @@ def resolve(args):
             overrides.append(f"init.checkpoint={args.init}")
     cfg = config_from_dict(raw, overrides)
     if args.mode == "pretrain" and cfg.objective.name == "restore":
-        raise ConfigError("pretrain trains objective 'dcpt' or 'maskdcpt', the config says 'restore'; use `dcpt finetune`")
+        raise ConfigError(
+            "pretrain trains objective 'dcpt' or 'maskdcpt', the config says 'restore'; use `dcpt finetune`"
+        )
     if args.mode == "finetune" and cfg.objective.name != "restore":
-        raise ConfigError(f"finetune trains objective 'restore', the config says {cfg.objective.name!r}; use `dcpt pretrain`")
+        raise ConfigError(
+            f"finetune trains objective 'restore', the config says {cfg.objective.name!r}; use `dcpt pretrain`"
+        )
     run_dir = Path(args.out or cfg.out or Path("runs") / Path(args.config).stem)
     return cfg, run_dir
 
@@ -78,7 +96,9 @@ def run(args) -> int:
     if args.resume and not last.is_file():
         raise CheckpointError(f"--resume: no training checkpoint at {last}")
     if not args.resume and last.is_file():
-        raise CheckpointError(f"{run_dir} already holds a training checkpoint; pass --resume to continue it or --out for a new run")
+        raise CheckpointError(
+            f"{run_dir} already holds a training checkpoint; pass --resume to continue it or --out for a new run"
+        )
     info, device = init_distributed(cfg.train.device)
     try:
         job = build_job(cfg, finetune=args.mode == "finetune")
@@ -89,8 +109,10 @@ def run(args) -> int:
         result = fit(job, cfg.data, cfg.optim, cfg.train, run_dir, device, info, resume=args.resume)
         if info.is_main:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in {**result.last_logs, **result.val_metrics}.items())
-            print(f"{args.mode}: {result.step} steps on {device}"
-                  f"{' x' + str(info.world_size) if info.enabled else ''}; {shown}")
+            print(
+                f"{args.mode}: {result.step} steps on {device}"
+                f"{' x' + str(info.world_size) if info.enabled else ''}; {shown}"
+            )
             print(f"saved {result.exported}")
             sys.stdout.flush()
     finally:

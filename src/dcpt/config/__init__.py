@@ -43,7 +43,9 @@ def read_yaml(path: Union[str, Path]) -> Dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"config file {str(path)!r}: expected a mapping at the top, got {type(raw).__name__}")
+        raise ConfigError(
+            f"config file {str(path)!r}: expected a mapping at the top, got {type(raw).__name__}"
+        )
     return raw
 
 

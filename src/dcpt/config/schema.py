@@ -66,7 +66,9 @@ class DataConfig:
     val: List[SourceConfig] = field(default_factory=list)
     patch_size: int = 64
     scale_range: Tuple[float, float] = (1.0, 1.0)
-    val_patch_size: Optional[int] = None  # None: whole images, one per batch (paired) / patch_size (synthetic)
+    val_patch_size: Optional[int] = (
+        None  # None: whole images, one per batch (paired) / patch_size (synthetic)
+    )
     batch_size: int = 8
     workers: int = 0
     seed: int = 0
@@ -163,16 +165,22 @@ class RunConfig:
                 raise ConfigError(f"config key {key!r}: expected a positive number, got {value}")
         lo, hi = self.data.scale_range
         if not 0.0 < lo <= hi <= 1.0:
-            raise ConfigError(f"config key 'data.scale_range': expected [low, high] with 0 < low <= high <= 1, "
-                              f"got {list(self.data.scale_range)}")
+            raise ConfigError(
+                f"config key 'data.scale_range': expected [low, high] with 0 < low <= high <= 1, "
+                f"got {list(self.data.scale_range)}"
+            )
         if self.data.workers < 0:
             raise ConfigError(f"config key 'data.workers': expected >= 0, got {self.data.workers}")
         if not 0.0 <= self.train.ema < 1.0:
             raise ConfigError(f"config key 'train.ema': expected a decay in [0, 1), got {self.train.ema}")
         if not 0.0 <= self.objective.mask_ratio < 1.0:
-            raise ConfigError(f"config key 'objective.mask_ratio': expected a ratio in [0, 1), got {self.objective.mask_ratio}")
+            raise ConfigError(
+                f"config key 'objective.mask_ratio': expected a ratio in [0, 1), got {self.objective.mask_ratio}"
+            )
         if self.optim.min_lr > self.optim.lr:
-            raise ConfigError(f"config key 'optim.min_lr': expected <= optim.lr ({self.optim.lr}), got {self.optim.min_lr}")
+            raise ConfigError(
+                f"config key 'optim.min_lr': expected <= optim.lr ({self.optim.lr}), got {self.optim.min_lr}"
+            )
         if self.train.amp == "fp16" and self.train.device == "cpu":
             raise ConfigError("config key 'train.amp': fp16 needs a CUDA device; use bf16 on CPU")
         if not self.data.train:
@@ -186,13 +194,21 @@ class RunConfig:
 def _check_source(source: SourceConfig, path: str) -> None:
     paired = source.paired is not None
     if source.synthetic == paired:
-        raise ConfigError(f"config key {path!r}: expected either 'clean' (synthetic) or 'paired' (a folder), got {'both' if paired else 'neither'}")
+        raise ConfigError(
+            f"config key {path!r}: expected either 'clean' (synthetic) or 'paired' (a folder), got {'both' if paired else 'neither'}"
+        )
     if source.synthetic and not source.classes:
-        raise ConfigError(f"config key {path + '.classes'!r}: a synthetic source needs at least one degradation class")
+        raise ConfigError(
+            f"config key {path + '.classes'!r}: a synthetic source needs at least one degradation class"
+        )
     if paired and (source.label is None or source.classes):
-        raise ConfigError(f"config key {path!r}: a paired source needs a 'label' (its class name) and no 'classes'")
+        raise ConfigError(
+            f"config key {path!r}: a paired source needs a 'label' (its class name) and no 'classes'"
+        )
     if source.repeat < 1:
         raise ConfigError(f"config key {path + '.repeat'!r}: expected >= 1, got {source.repeat}")
     for j, cls in enumerate(source.classes):
         if cls.levels is not None and cls.levels[0] > cls.levels[1]:
-            raise ConfigError(f"config key {path}.classes.{j}.levels: expected (low, high) with low <= high, got {list(cls.levels)}")
+            raise ConfigError(
+                f"config key {path}.classes.{j}.levels: expected (low, high) with low <= high, got {list(cls.levels)}"
+            )

@@ -40,7 +40,9 @@ def _type_name(tp) -> str:
 
 
 def _got(value) -> str:
-    return f"{type(value).__name__} {value!r}" if not isinstance(value, (dict, list)) else type(value).__name__
+    return (
+        f"{type(value).__name__} {value!r}" if not isinstance(value, (dict, list)) else type(value).__name__
+    )
 
 
 def _mismatch(path: str, tp, value) -> ConfigError:
@@ -86,7 +88,9 @@ def convert(tp, value, path: str):
         if value not in choices:
             close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"config key {path!r}: expected one of {', '.join(map(repr, choices))}, got {value!r}{hint}")
+            raise ConfigError(
+                f"config key {path!r}: expected one of {', '.join(map(repr, choices))}, got {value!r}{hint}"
+            )
         return value
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
@@ -140,7 +144,9 @@ def from_dict(cls, data: Dict[str, Any], path: str = ""):
         return cls(**kwargs)
     except TypeError as exc:
         missing = [n for n in names if n not in kwargs]
-        raise ConfigError(f"config section {path or '<root>'!r} needs key(s) {', '.join(missing)}: {exc}") from None
+        raise ConfigError(
+            f"config section {path or '<root>'!r} needs key(s) {', '.join(missing)}: {exc}"
+        ) from None
 
 
 def to_dict(obj) -> Any:
@@ -173,7 +179,9 @@ def apply_override(raw: Dict[str, Any], keys: List[str], value: Any) -> None:
         last = depth == len(keys) - 1
         if isinstance(node, list):
             if not key.isdigit() or int(key) >= len(node):
-                raise ConfigError(f"override {'.'.join(keys)!r}: {'.'.join(keys[:depth]) or '<root>'} has {len(node)} item(s), no index {key!r}")
+                raise ConfigError(
+                    f"override {'.'.join(keys)!r}: {'.'.join(keys[:depth]) or '<root>'} has {len(node)} item(s), no index {key!r}"
+                )
             index = int(key)
             if last:
                 node[index] = value
@@ -188,4 +196,6 @@ def apply_override(raw: Dict[str, Any], keys: List[str], value: Any) -> None:
                     node[key] = {}
                 node = node[key]
         else:
-            raise ConfigError(f"override {'.'.join(keys)!r}: {'.'.join(keys[:depth])!r} is a value, not a section")
+            raise ConfigError(
+                f"override {'.'.join(keys)!r}: {'.'.join(keys[:depth])!r} is a value, not a section"
+            )

@@ -30,8 +30,13 @@ _LAZY = {
 }
 
 __all__ = [
-    "IMAGE_EXTENSIONS", "list_images", "read_image", "write_image",
-    "export_samples", "load_samples", "sample_names",
+    "IMAGE_EXTENSIONS",
+    "list_images",
+    "read_image",
+    "write_image",
+    "export_samples",
+    "load_samples",
+    "sample_names",
     *_LAZY,
 ]
 

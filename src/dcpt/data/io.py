@@ -121,7 +121,9 @@ def read_image_with_depth(path: PathLike) -> Tuple[Tensor, int]:
     except Image.DecompressionBombError:
         raise DataError(f"{path}: image too large (limit {MAX_PIXELS} pixels)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise DataError(f"{path}: cannot decode the image ({_one_line(exc)}); is it truncated or corrupt?") from None
+        raise DataError(
+            f"{path}: cannot decode the image ({_one_line(exc)}); is it truncated or corrupt?"
+        ) from None
     bit_depth = 16 if arr.dtype == np.uint16 else 8
     return from_numpy(arr), bit_depth
 
@@ -207,7 +209,9 @@ def apply_exif_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- writing
 
 
-def write_image(path: PathLike, img: Union[Tensor, np.ndarray], bit_depth: int = 8, quality: int = 95) -> Path:
+def write_image(
+    path: PathLike, img: Union[Tensor, np.ndarray], bit_depth: int = 8, quality: int = 95
+) -> Path:
     """Write a ``3 x H x W`` float image in [0, 1] (or an H x W x C array) atomically; returns the path.
 
     The format follows the extension. 16-bit output needs .png or .tif/.tiff. `quality` (1-100) is used by
@@ -239,8 +243,15 @@ def write_image(path: PathLike, img: Union[Tensor, np.ndarray], bit_depth: int =
 
 
 def _write_8bit(tmp_name: str, pixels: np.ndarray, suffix: str, quality: int) -> None:
-    formats = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
-               ".tiff": "TIFF", ".bmp": "BMP"}
+    formats = {
+        ".png": "PNG",
+        ".jpg": "JPEG",
+        ".jpeg": "JPEG",
+        ".webp": "WEBP",
+        ".tif": "TIFF",
+        ".tiff": "TIFF",
+        ".bmp": "BMP",
+    }
     fmt = formats[suffix]
     options = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
     if fmt == "JPEG":
@@ -273,12 +284,17 @@ def list_images(path_or_paths: Union[PathLike, Iterable[PathLike]], recursive: b
             found.add(entry)
         elif entry.is_dir():
             pattern = entry.rglob("*") if recursive else entry.iterdir()
-            images = [p for p in pattern if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                      and not p.name.startswith(".")]
+            images = [
+                p
+                for p in pattern
+                if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+            ]
             if not images:
                 where = "or its sub-folders " if recursive else ""
-                raise DataError(f"{entry}: no image files in this folder {where}"
-                                f"(expected extensions {', '.join(IMAGE_EXTENSIONS)})")
+                raise DataError(
+                    f"{entry}: no image files in this folder {where}"
+                    f"(expected extensions {', '.join(IMAGE_EXTENSIONS)})"
+                )
             found.update(images)
         else:
             raise DataError(f"{entry}: no such file or folder")

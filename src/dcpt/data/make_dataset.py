@@ -142,10 +142,13 @@ def _check_settings(out: Path, settings: dict) -> None:
         try:
             previous = json.loads(path.read_text())
         except (OSError, ValueError):
-            raise DataError(f"{path}: unreadable settings of an earlier run; delete it or use an empty folder") \
-                from None
+            raise DataError(
+                f"{path}: unreadable settings of an earlier run; delete it or use an empty folder"
+            ) from None
         if previous != settings:
-            raise DataError(f"{out} was made with other settings ({path}); use an empty folder or the same settings")
+            raise DataError(
+                f"{out} was made with other settings ({path}); use an empty folder or the same settings"
+            )
     else:
         _write_text(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
@@ -192,8 +195,10 @@ def make_paired_dataset(
         raise DataError(f"--per-image must be at least 1, got {per_image}")
     if patch is not None and patch < 1:
         raise DataError(f"--patch must be a positive number of pixels, got {patch}")
-    classes = [DegradationClass.parse(t if levels is None else (t, float(lv)))
-               for t, lv in zip(types, levels or [None] * len(types))]
+    classes = [
+        DegradationClass.parse(t if levels is None else (t, float(lv)))
+        for t, lv in zip(types, levels or [None] * len(types))
+    ]
     names = [c.name for c in classes]
     if len(set(map(_safe, names))) != len(names):
         raise DataError(f"degradation types must be distinct, got {names}")
@@ -204,14 +209,23 @@ def make_paired_dataset(
     out = Path(out)
     (out / "lq").mkdir(parents=True, exist_ok=True)
     (out / "gt").mkdir(parents=True, exist_ok=True)
-    settings = {"types": names, "levels": None if levels is None else [float(v) for v in levels],
-                "per_image": per_image, "seed": seed, "patch": patch, "sources": [label for label, _ in sources]}
+    settings = {
+        "types": names,
+        "levels": None if levels is None else [float(v) for v in levels],
+        "per_image": per_image,
+        "seed": seed,
+        "patch": patch,
+        "sources": [label for label, _ in sources],
+    }
     _check_settings(out, settings)
     _remove_partial_files(out)
 
     by_class = dict(zip(names, classes))
-    todo = [(j, sources[j.image_index][1], by_class[j.type], str(out)) for j in jobs
-            if not ((out / "lq" / f"{j.name}.png").exists() and (out / "gt" / f"{j.name}.png").exists())]
+    todo = [
+        (j, sources[j.image_index][1], by_class[j.type], str(out))
+        for j in jobs
+        if not ((out / "lq" / f"{j.name}.png").exists() and (out / "gt" / f"{j.name}.png").exists())
+    ]
     _run_all(todo, workers, total=len(jobs), progress=progress)
 
     records = [j.record() for j in jobs]

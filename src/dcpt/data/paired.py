@@ -83,7 +83,9 @@ def detect_layout(root: Path) -> str:
             return name
     expected = "; ".join(f"{'|'.join(lay.lq_dirs)} + {'|'.join(lay.gt_dirs)}" for lay in LAYOUTS.values())
     present = sorted(p.name for p in root.iterdir() if p.is_dir())
-    raise DataError(f"{root}: no known paired layout (expected sub-folders {expected}); found {present or 'none'}")
+    raise DataError(
+        f"{root}: no known paired layout (expected sub-folders {expected}); found {present or 'none'}"
+    )
 
 
 def _strays(kind: str, folder: Path, names: List[str]) -> str:
@@ -172,8 +174,10 @@ class PairedFolderDataset(_Crops, Dataset):
         dirs = _find_dirs(self.root, LAYOUTS[layout])
         if dirs is None:
             spec = LAYOUTS[layout]
-            raise DataError(f"{self.root}: layout {layout!r} needs sub-folders {'|'.join(spec.lq_dirs)} "
-                            f"and {'|'.join(spec.gt_dirs)}")
+            raise DataError(
+                f"{self.root}: layout {layout!r} needs sub-folders {'|'.join(spec.lq_dirs)} "
+                f"and {'|'.join(spec.gt_dirs)}"
+            )
         self.lq_dir, self.gt_dir = dirs
         self.pairs = match_pairs(self.lq_dir, self.gt_dir, LAYOUTS[layout])
         self.label = int(label)
@@ -186,8 +190,10 @@ class PairedFolderDataset(_Crops, Dataset):
         lq_path, gt_path = self.pairs[index]
         lq, gt = read_image(lq_path), read_image(gt_path)
         if lq.shape != gt.shape:
-            raise DataError(f"{lq_path.name} is {lq.shape[1]}x{lq.shape[2]} but its clean partner "
-                            f"{gt_path.name} is {gt.shape[1]}x{gt.shape[2]}")
+            raise DataError(
+                f"{lq_path.name} is {lq.shape[1]}x{lq.shape[2]} but its clean partner "
+                f"{gt_path.name} is {gt.shape[1]}x{gt.shape[2]}"
+            )
         lq, gt = self._crop(index, str(lq_path), lq, gt)
         return {"lq": lq, "gt": gt, "label": self.label, "name": lq_path.stem}
 

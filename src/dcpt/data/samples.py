@@ -67,7 +67,9 @@ def sample_paths(split: str = "train") -> List[Path]:
     paths = [folder / f for f in _files(split).values()]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
-        raise DataError(f"scikit-image's data folder {folder} lacks {', '.join(missing)}; reinstall scikit-image")
+        raise DataError(
+            f"scikit-image's data folder {folder} lacks {', '.join(missing)}; reinstall scikit-image"
+        )
     return paths
 
 

@@ -65,7 +65,9 @@ class DegradationClass:
         if isinstance(spec, dict):
             unknown = set(spec) - {"name", "levels"}
             if unknown or "name" not in spec:
-                raise ConfigError(f"a degradation class needs keys 'name' and optional 'levels', got {sorted(spec)}")
+                raise ConfigError(
+                    f"a degradation class needs keys 'name' and optional 'levels', got {sorted(spec)}"
+                )
             text, levels = spec["name"], spec.get("levels")
         elif isinstance(spec, (tuple, list)) and len(spec) == 2 and isinstance(spec[0], str):
             text, levels = spec
@@ -88,7 +90,9 @@ class DegradationClass:
         if len(stages) == 1:
             lo, hi = _checked_op_levels(stages[0][0], lo, hi)
         elif lo < 0.0 or hi > 1.0:
-            raise ConfigError(f"levels [{lo:g}, {hi:g}] for mixture {text!r} must lie in [0, 1] (a severity fraction)")
+            raise ConfigError(
+                f"levels [{lo:g}, {hi:g}] for mixture {text!r} must lie in [0, 1] (a severity fraction)"
+            )
         return cls(text.strip(), stages, (lo, hi))
 
     def stage_levels(self, t: Tensor) -> List[Tuple[str, Tensor]]:
@@ -152,7 +156,9 @@ def pad_to_patch(img: Tensor, patch: int) -> Tensor:
 def check_patch(img: Tensor, patch: int, what: str) -> None:
     _, h, w = img.shape
     if h < patch or w < patch:
-        raise DataError(f"{what} is {h}x{w} pixels, smaller than the {patch}x{patch} patch (use pad_small=True)")
+        raise DataError(
+            f"{what} is {h}x{w} pixels, smaller than the {patch}x{patch} patch (use pad_small=True)"
+        )
 
 
 def draw_crop(g: torch.Generator, height: int, width: int, patch: int) -> Tuple[int, int]:
@@ -162,7 +168,9 @@ def draw_crop(g: torch.Generator, height: int, width: int, patch: int) -> Tuple[
     return top, left
 
 
-def draw_scale(g: torch.Generator, scale_range: Tuple[float, float], height: int, width: int, patch: int) -> int:
+def draw_scale(
+    g: torch.Generator, scale_range: Tuple[float, float], height: int, width: int, patch: int
+) -> int:
     """Side of the window that becomes a `patch` crop at a random scale in `scale_range` (one draw).
 
     A scale ``s < 1`` shrinks the photograph: a window of ``patch / s`` pixels is resized down to
@@ -179,8 +187,9 @@ def resize_crop(crop: Tensor, patch: int) -> Tensor:
     could pass for noise or rain); a crop already of side `patch` is returned untouched."""
     if crop.shape[-1] == patch:
         return crop
-    out = torch.nn.functional.interpolate(crop[None], size=(patch, patch), mode="bilinear",
-                                          align_corners=False, antialias=True)[0]
+    out = torch.nn.functional.interpolate(
+        crop[None], size=(patch, patch), mode="bilinear", align_corners=False, antialias=True
+    )[0]
     return out.clamp_(0.0, 1.0)
 
 
@@ -220,7 +229,9 @@ def _source_entries(source: Source) -> List[Tuple[str, Union[Path, Tensor]]]:
         elif isinstance(item, (str, Path)):
             entries.extend((str(p), p) for p in list_images(item))
         else:
-            raise DataError(f"expected image paths, tensors or (name, tensor) pairs, got {type(item).__name__}")
+            raise DataError(
+                f"expected image paths, tensors or (name, tensor) pairs, got {type(item).__name__}"
+            )
     if not entries:
         raise DataError("no clean images given")
     return entries
@@ -345,6 +356,8 @@ def degrade_batch(batch: dict, class_specs: Sequence, device: Union[str, torch.d
         if not 0 <= label < len(classes):
             raise DataError(f"label {label} has no class: {len(classes)} classes given")
         idx = (labels == label).nonzero().flatten()
-        lq[idx.to(gt.device)] = classes[label].degrade(gt[idx.to(gt.device)], levels[idx], seeds[idx].tolist())
+        lq[idx.to(gt.device)] = classes[label].degrade(
+            gt[idx.to(gt.device)], levels[idx], seeds[idx].tolist()
+        )
     out["lq"] = lq
     return out

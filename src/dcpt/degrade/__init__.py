@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import importlib
 
-from .core import DEGRADATIONS, DegradationSpec, register  # noqa: F401
 from .apply import apply, catalogue, parse_mixture  # noqa: F401
+from .core import DEGRADATIONS, DegradationSpec, register  # noqa: F401
 
 # Family modules register their ops on import.
 for _family in ("noise", "blur", "compression", "weather", "light", "sampling", "mixed"):

@@ -72,7 +72,9 @@ def register(
 
     def wrap(fn: OpFn) -> OpFn:
         lo, hi = float(level_range[0]), float(level_range[1])
-        DEGRADATIONS.add(name, DegradationSpec(name, family, lo, hi, description, fn, tuple(aliases)), aliases)
+        DEGRADATIONS.add(
+            name, DegradationSpec(name, family, lo, hi, description, fn, tuple(aliases)), aliases
+        )
         return fn
 
     return wrap

@@ -55,7 +55,9 @@ def line_kernel(
     return taper * torch.exp(-0.5 * (across / sigma) ** 2)
 
 
-def blob_kernel(height: int, width: int, radius: Tensor, stretch: Tensor, angle: Tensor, device, dtype) -> Tensor:
+def blob_kernel(
+    height: int, width: int, radius: Tensor, stretch: Tensor, angle: Tensor, device, dtype
+) -> Tensor:
     """Wrapped ``B x H x W`` Gaussian blobs with a peak of 1: sigma `radius` (pixels) across and
     ``radius * stretch`` along `angle` (radians from the vertical), all ``(B,)``."""
     dy, dx = wrapped_offsets(height, width, device, dtype)
@@ -65,7 +67,9 @@ def blob_kernel(height: int, width: int, radius: Tensor, stretch: Tensor, angle:
     return torch.exp(-0.5 * (along**2 + across**2))
 
 
-def sparse_seeds(gens: Sequence[torch.Generator], height: int, width: int, density: Tensor, device, dtype) -> Tensor:
+def sparse_seeds(
+    gens: Sequence[torch.Generator], height: int, width: int, density: Tensor, device, dtype
+) -> Tensor:
     """``B x H x W`` field of seeds: where a uniform draw ``u`` falls under `density` (``(B,)``, the
     fraction of pixels) the seed weighs ``1 - 0.6 u / density`` (in (0.4, 1]), elsewhere 0. The draws do
     not depend on the density, so a higher density keeps every seed, brightens it and adds new ones."""
@@ -74,7 +78,9 @@ def sparse_seeds(gens: Sequence[torch.Generator], height: int, width: int, densi
     return torch.where(draws < density, 1 - 0.6 * draws / density.clamp(min=1e-12), torch.zeros_like(draws))
 
 
-def smooth_noise(gens: Sequence[torch.Generator], height: int, width: int, cell: float, device, dtype) -> Tensor:
+def smooth_noise(
+    gens: Sequence[torch.Generator], height: int, width: int, cell: float, device, dtype
+) -> Tensor:
     """``B x H x W`` smooth zero-mean, unit-ish random field whose features are about `cell` pixels wide
     (bicubic upsampling of a coarse Gaussian grid)."""
     rows, cols = max(2, math.ceil(height / cell) + 1), max(2, math.ceil(width / cell) + 1)

@@ -57,7 +57,9 @@ def _normalise(k: Tensor) -> Tensor:
     return k / k.sum()
 
 
-def mahalanobis_sq(sigma_x: Number, sigma_y: Number, theta: Number, size: int, dtype=torch.float32, device=None):
+def mahalanobis_sq(
+    sigma_x: Number, sigma_y: Number, theta: Number, size: int, dtype=torch.float32, device=None
+):
     """``(u / sigma_x)^2 + (v / sigma_y)^2`` on the kernel grid, (u, v) the grid rotated by -theta."""
     sx, sy, th = _params((sigma_x, sigma_y, theta), dtype, device)
     xx, yy = _grid(size, sx)
@@ -76,7 +78,9 @@ def gaussian_kernel1d(sigma: Number, size: int, dtype=torch.float32, device=None
     return _normalise(torch.exp(-0.5 * (x / s) ** 2))
 
 
-def gaussian_kernel(sigma_x: Number, sigma_y: Number, theta: Number, size: int, dtype=torch.float32, device=None):
+def gaussian_kernel(
+    sigma_x: Number, sigma_y: Number, theta: Number, size: int, dtype=torch.float32, device=None
+):
     """Anisotropic Gaussian ``exp(-0.5 * q)``, q the squared Mahalanobis distance (sigmas in pixels)."""
     return _normalise(torch.exp(-0.5 * mahalanobis_sq(sigma_x, sigma_y, theta, size, dtype, device)))
 
@@ -128,7 +132,9 @@ def trajectory_kernel(points: Tensor, size: int) -> Tensor:
     return _normalise(wy.T @ wx)
 
 
-def line_kernel(length: Number, angle: Number, size: int, dtype=torch.float32, device=None, samples: int = 257):
+def line_kernel(
+    length: Number, angle: Number, size: int, dtype=torch.float32, device=None, samples: int = 257
+):
     """Straight motion of `length` pixels through the centre at `angle` radians (uniform speed)."""
     length_t, angle_t = _params((length, angle), dtype, device)
     t = torch.linspace(-0.5, 0.5, samples, dtype=dtype, device=length_t.device) * length_t
@@ -210,4 +216,3 @@ def blur_separable(img: Tensor, kernels_1d: Tensor) -> Tensor:
     flat = _pad(img, k // 2, k // 2).reshape(1, b * c, h + k - 1, w + k - 1)
     rows = F.conv2d(flat, weight[:, :, None, :], groups=b * c)
     return F.conv2d(rows, weight[:, :, :, None], groups=b * c).view(b, c, h, w)
-

@@ -59,7 +59,9 @@ def _random_kernel(draws: _Draws, level: float, sigma_max: float, sinc_prob: flo
     sigma_y = 0.2 + (sigma_max - 0.2) * _strength(draws, level) if anisotropic else sigma_x
     theta = math.pi * draws() if anisotropic else 0.0
     if kind.startswith("generalized"):
-        return kernels.generalized_gaussian_kernel(sigma_x, sigma_y, theta, 0.5 + 3.5 * draws(), size, dtype, device)
+        return kernels.generalized_gaussian_kernel(
+            sigma_x, sigma_y, theta, 0.5 + 3.5 * draws(), size, dtype, device
+        )
     if kind.startswith("plateau"):
         return kernels.plateau_kernel(sigma_x, sigma_y, theta, 1.0 + draws(), size, dtype, device)
     return kernels.gaussian_kernel(sigma_x, sigma_y, theta, size, dtype, device)
@@ -79,7 +81,9 @@ def _random_resize(x: Tensor, draws: _Draws, level: float, probs, low: float, hi
     return _resize(x, draws, (ref[0] * scale, ref[1] * scale))
 
 
-def _random_noise(x: Tensor, draws: _Draws, gen, level: float, sigma_max: float, poisson_max: float) -> Tensor:
+def _random_noise(
+    x: Tensor, draws: _Draws, gen, level: float, sigma_max: float, poisson_max: float
+) -> Tensor:
     """Gaussian (sigma 1 .. `sigma_max` in 8-bit units) or Poisson-like noise (8-bit photon counts, scaled
     0.05 .. `poisson_max`), each with probability 0.5; grey (shared by channels) with probability 0.4."""
     gray = draws() < 0.4

@@ -139,4 +139,3 @@ def camera_noise(img: Tensor, level: Tensor, gens) -> Tensor:
     linear = srgb_to_linear(img.clamp(0.0, 1.0))
     std = (linear * _per_image(shot, img)).add_(_per_image(read, img)).sqrt_()
     return linear_to_srgb(normal_field(gens, img).mul_(std).add_(linear))
-

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import core
 from ..errors import DcptError
+from . import core
 from .fields import smooth_noise
 
 BAYER_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
@@ -155,7 +155,9 @@ def hole_mask(level: Tensor, gens, height: int, width: int, device, dtype) -> Te
     field = smooth_noise(gens, height, width, max(2.0, min(height, width) / 5), device, dtype)
     score = torch.where(strokes.view(-1, 1, 1), field.abs(), -field).reshape(batch, -1)
     order = torch.sort(score, dim=1, stable=True).indices
-    ranks = torch.empty_like(order).scatter_(1, order, torch.arange(score.shape[1], device=device).expand_as(order))
+    ranks = torch.empty_like(order).scatter_(
+        1, order, torch.arange(score.shape[1], device=device).expand_as(order)
+    )
     count = torch.round(level.to(torch.float64) * score.shape[1]).long().view(-1, 1)
     return (ranks < count).to(dtype).view(batch, 1, height, width)
 

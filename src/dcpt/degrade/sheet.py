@@ -42,13 +42,17 @@ def resolve_types(types: Optional[Iterable[str]]) -> List[str]:
     if types is None:
         names = DEGRADATIONS.names()
     else:
-        names = [DEGRADATIONS.canonical(part.strip()) for item in types for part in item.split(",") if part.strip()]
+        names = [
+            DEGRADATIONS.canonical(part.strip()) for item in types for part in item.split(",") if part.strip()
+        ]
     if not names:
         raise DcptError("no degradation types to show: none registered or none given")
     return list(dict.fromkeys(names))
 
 
-def render_sheet(img: Tensor, types: Optional[Sequence[str]] = None, size: int = 192, seed: int = 0) -> Image.Image:
+def render_sheet(
+    img: Tensor, types: Optional[Sequence[str]] = None, size: int = 192, seed: int = 0
+) -> Image.Image:
     """A contact sheet (RGB Pillow image) of `img` under each type at its three sheet levels."""
     if not MIN_TILE <= size <= MAX_TILE:
         raise DcptError(f"tile size must be in [{MIN_TILE}, {MAX_TILE}] pixels, got {size}")
@@ -59,7 +63,9 @@ def render_sheet(img: Tensor, types: Optional[Sequence[str]] = None, size: int =
         spec = DEGRADATIONS.get(name)
         levels = spec.sheet_levels()
         generator = torch.Generator().manual_seed(seed)
-        out = apply(name, tile.expand(len(levels), -1, -1, -1), level=torch.tensor(levels), generator=generator)
+        out = apply(
+            name, tile.expand(len(levels), -1, -1, -1), level=torch.tensor(levels), generator=generator
+        )
         rows.append([(name, f" {level:.3g}", out[i]) for i, level in enumerate(levels)])
     return _compose(rows, size)
 

@@ -43,7 +43,9 @@ def rain_layer(level: Tensor, gens, height: int, width: int, device, dtype) -> T
     for relative_length in STREAK_SUBLAYERS:
         jitter = core.uniform(gens, -4.0, 4.0, device).to(dtype) * (math.pi / 180)
         seeds = sparse_seeds(gens, height, width, density, device, dtype)
-        kernel = line_kernel(height, width, angle + jitter, length * relative_length, thickness, device, dtype)
+        kernel = line_kernel(
+            height, width, angle + jitter, length * relative_length, thickness, device, dtype
+        )
         streaks = streaks + fft_filter(seeds, kernel)
     opacity = (0.4 + 0.45 * level)[:, None, None]
     return streaks.clamp(0.0, 1.0) * opacity, angle

@@ -49,8 +49,9 @@ def image_grid(types: Sequence, outputs: Dict[str, Dict], path: Path, index: int
     """Rows = degradation types; columns = degraded | scratch | DCPT | MaskDCPT | clean, for crop `index`
     (default: the last crop, from a colour photograph)."""
     plt = _pyplot()
-    fig, axes = plt.subplots(len(types), len(COLUMN_TITLES), figsize=(2.2 * len(COLUMN_TITLES), 2.2 * len(types)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(types), len(COLUMN_TITLES), figsize=(2.2 * len(COLUMN_TITLES), 2.2 * len(types)), squeeze=False
+    )
     for r, t in enumerate(types):
         images = [outputs[c][t.name][index] for c in COLUMNS] + [t.gt[index]]
         for c, img in enumerate(images):

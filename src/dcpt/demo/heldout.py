@@ -28,7 +28,9 @@ class HeldOutType:
 
 def _crop_positions(g: torch.Generator, height: int, width: int, size: int, count: int) -> List[tuple]:
     if height < size or width < size:
-        raise DataError(f"a held-out image of {height} x {width} pixels is smaller than the {size}-pixel crop")
+        raise DataError(
+            f"a held-out image of {height} x {width} pixels is smaller than the {size}-pixel crop"
+        )
     tops = torch.randint(height - size + 1, (count,), generator=g).tolist()
     lefts = torch.randint(width - size + 1, (count,), generator=g).tolist()
     return list(zip(tops, lefts))
@@ -37,8 +39,10 @@ def _crop_positions(g: torch.Generator, height: int, width: int, size: int, coun
 def class_specs(classes) -> List[Tuple[str, dict]]:
     """``[(name, degradation spec)]`` of a config's class entries (``data.val[0].classes``): the
     input `held_out_set` and `whole_image_set` take."""
-    return [(c.name, {"name": c.degradation or c.name, **({"levels": list(c.levels)} if c.levels else {})})
-            for c in classes]
+    return [
+        (c.name, {"name": c.degradation or c.name, **({"levels": list(c.levels)} if c.levels else {})})
+        for c in classes
+    ]
 
 
 def _degrade(g: torch.Generator, cls, gt: Tensor) -> Tensor:
@@ -49,8 +53,13 @@ def _degrade(g: torch.Generator, cls, gt: Tensor) -> Tensor:
     return cls.degrade(gt, levels, seeds).clamp(0.0, 1.0)
 
 
-def held_out_set(classes: Sequence[Tuple[str, object]], crops_per_image: int, crop_size: int, seed: int,
-                 split: str = "test") -> List[HeldOutType]:
+def held_out_set(
+    classes: Sequence[Tuple[str, object]],
+    crops_per_image: int,
+    crop_size: int,
+    seed: int,
+    split: str = "test",
+) -> List[HeldOutType]:
     """One `HeldOutType` per ``(name, spec)`` of `classes` (spec: a `DegradationClass.parse` input), on
     the `split` photographs. Each type degrades the same clean crops, at levels drawn uniformly from
     its range.
@@ -63,14 +72,17 @@ def held_out_set(classes: Sequence[Tuple[str, object]], crops_per_image: int, cr
     crops = []
     for _, img in load_samples(split):
         for top, left in _crop_positions(g, img.shape[1], img.shape[2], crop_size, crops_per_image):
-            crops.append(img[:, top:top + crop_size, left:left + crop_size])
+            crops.append(img[:, top : top + crop_size, left : left + crop_size])
     gt = torch.stack(crops)
-    return [HeldOutType(name, label, _degrade(g, cls, gt), gt)
-            for label, ((name, _), cls) in enumerate(zip(classes, parsed))]
+    return [
+        HeldOutType(name, label, _degrade(g, cls, gt), gt)
+        for label, ((name, _), cls) in enumerate(zip(classes, parsed))
+    ]
 
 
-def whole_image_set(classes: Sequence[Tuple[str, object]], per_image: int, seed: int,
-                    split: str = "test") -> List[HeldOutType]:
+def whole_image_set(
+    classes: Sequence[Tuple[str, object]], per_image: int, seed: int, split: str = "test"
+) -> List[HeldOutType]:
     """Whole `split` photographs (as ``dcpt classify IMAGE`` sees them), each degraded `per_image`
     times by every class of `classes`: one single-image `HeldOutType` per degraded photograph,
     since the photographs differ in size."""
@@ -82,7 +94,9 @@ def whole_image_set(classes: Sequence[Tuple[str, object]], per_image: int, seed:
     out = []
     for _, img in load_samples(split):
         for label, ((name, _), cls) in enumerate(zip(classes, parsed)):
-            out += [HeldOutType(name, label, _degrade(g, cls, img[None]), img[None]) for _ in range(per_image)]
+            out += [
+                HeldOutType(name, label, _degrade(g, cls, img[None]), img[None]) for _ in range(per_image)
+            ]
     return out
 
 
@@ -95,7 +109,7 @@ def quantize(img: Tensor) -> Tensor:
 def restore_all(net: nn.Module, images: Tensor, batch: int = 8) -> Tensor:
     """`net` applied to ``N x 3 x H x W`` `images` in batches, in eval mode."""
     net.eval()
-    return torch.cat([net(images[i:i + batch]) for i in range(0, len(images), batch)])
+    return torch.cat([net(images[i : i + batch]) for i in range(0, len(images), batch)])
 
 
 def score(outputs: Dict[str, Tensor], types: Sequence[HeldOutType]) -> Dict[str, Dict[str, float]]:
@@ -113,8 +127,13 @@ def score(outputs: Dict[str, Tensor], types: Sequence[HeldOutType]) -> Dict[str,
 
 
 @torch.no_grad()
-def confusion_matrix(net: nn.Module, classifier: nn.Module, class_names: Sequence[str],
-                     types: Sequence[HeldOutType], batch: int = 16) -> Tensor:
+def confusion_matrix(
+    net: nn.Module,
+    classifier: nn.Module,
+    class_names: Sequence[str],
+    types: Sequence[HeldOutType],
+    batch: int = 16,
+) -> Tensor:
     """Counts of predictions, ``len(class_names) x len(class_names)``: row = true type, column =
     predicted class, both in `class_names` order (the checkpoint's)."""
     from ..infer.classify import class_probabilities
@@ -128,13 +147,14 @@ def confusion_matrix(net: nn.Module, classifier: nn.Module, class_names: Sequenc
     for t in types:
         row = class_names.index(t.name)
         for i in range(0, len(t.lq), batch):
-            pred = class_probabilities(net, classifier, t.lq[i:i + batch]).argmax(dim=1)
+            pred = class_probabilities(net, classifier, t.lq[i : i + batch]).argmax(dim=1)
             matrix[row] += torch.bincount(pred.cpu(), minlength=len(class_names))
     return matrix
 
 
-def classifier_accuracy(net: nn.Module, classifier: nn.Module, class_names: Sequence[str],
-                        types: Sequence[HeldOutType]) -> float:
+def classifier_accuracy(
+    net: nn.Module, classifier: nn.Module, class_names: Sequence[str], types: Sequence[HeldOutType]
+) -> float:
     """Fraction of held-out degraded images whose predicted class is their degradation type."""
     matrix = confusion_matrix(net, classifier, class_names, types)
     return float(matrix.trace()) / float(matrix.sum())

@@ -11,7 +11,9 @@ LABELS = {"input": "input (degraded)", "scratch": "scratch", "dcpt": "DCPT init"
 NOTICEABLE_DB = 0.1
 
 
-def build(tables: Dict[str, Dict], accuracy: Dict[str, float], options, cfg, inits: Dict, seconds: float) -> Dict:
+def build(
+    tables: Dict[str, Dict], accuracy: Dict[str, float], options, cfg, inits: Dict, seconds: float
+) -> Dict:
     """The report.json dict: ``models`` and ``classifier_accuracy`` as documented, plus context keys."""
     return {
         "models": {name: tables[name] for name in ROWS if name != "input"},
@@ -52,45 +54,57 @@ def verdict(tables: Dict[str, Dict], accuracy: Dict[str, float]) -> str:
     parts = []
     for name in ("dcpt", "maskdcpt"):
         gain = tables[name]["psnr"]["average"] - base
-        how = "helped" if gain > NOTICEABLE_DB else "hurt" if gain < -NOTICEABLE_DB else "made no clear difference"
+        how = (
+            "helped"
+            if gain > NOTICEABLE_DB
+            else "hurt"
+            if gain < -NOTICEABLE_DB
+            else "made no clear difference"
+        )
         parts.append(f"{LABELS[name]} {how} ({gain:+.2f} dB average PSNR vs scratch)")
     text = "Here, at equal fine-tuning steps, " + "; ".join(parts) + "."
     best = max(tables[n]["psnr"]["average"] for n in ROWS if n != "input")
     if best < tables["input"]["psnr"]["average"]:
         text += " No net beats the degraded inputs on average yet (fine-tuning is far from converged)."
-    return text + (" One seed and a short CPU run: read this as an indication, not a measurement of the method;"
-                   " `benchmarks/pretrain_gain.py` measures it over several pre-training and fine-tuning seeds"
-                   " (figures in the project's `docs/experiments.md`).")
+    return text + (
+        " One seed and a short CPU run: read this as an indication, not a measurement of the method;"
+        " `benchmarks/pretrain_gain.py` measures it over several pre-training and fine-tuning seeds"
+        " (figures in the project's `docs/experiments.md`)."
+    )
 
 
 def markdown(result: Dict, tables: Dict[str, Dict], types: List[str]) -> str:
     s = result["settings"]
     acc = result["classifier_accuracy"]
     steps = s["steps"] or s["finetune_steps"] or "quick"
-    return "\n".join([
-        "# dcpt demo",
-        "",
-        f"Model `{s['model']}`; fine-tuned for {steps} steps (batch {s['batch_size']}, {s['patch_size']}px patches, "
-        f"lr {s['lr']:g}, seed {s['seed']}) from scratch, from the DCPT checkpoint and from the MaskDCPT checkpoint "
-        f"({'pre-trained afresh' if s['pretrained_afresh'] else 'shipped'}: "
-        + ", ".join(f"`{p}`" for p in s["pretrained"].values()) + ").",
-        f"Evaluation: {s['test_images']}, {s['crops_per_image']} fixed {s['crop_size']}x{s['crop_size']} crops per image "
-        "and type, fixed degradation seeds; PSNR (dB, RGB, 8-bit) / SSIM.",
-        "",
-        table_text(tables, types),
-        "",
-        "Degradation classifier accuracy on the held-out degraded crops: "
-        + ", ".join(f"{LABELS[k]} {100 * v:.1f}%" for k, v in acc.items()) + ".",
-        "",
-        verdict(tables, acc),
-        "",
-        "![PSNR per degradation type](psnr.png)",
-        "",
-        "![degraded | scratch | DCPT | MaskDCPT | clean](grid.png)",
-        "",
-        f"Run time: {result['seconds']:.0f} s.",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# dcpt demo",
+            "",
+            f"Model `{s['model']}`; fine-tuned for {steps} steps (batch {s['batch_size']}, {s['patch_size']}px patches, "
+            f"lr {s['lr']:g}, seed {s['seed']}) from scratch, from the DCPT checkpoint and from the MaskDCPT checkpoint "
+            f"({'pre-trained afresh' if s['pretrained_afresh'] else 'shipped'}: "
+            + ", ".join(f"`{p}`" for p in s["pretrained"].values())
+            + ").",
+            f"Evaluation: {s['test_images']}, {s['crops_per_image']} fixed {s['crop_size']}x{s['crop_size']} crops per image "
+            "and type, fixed degradation seeds; PSNR (dB, RGB, 8-bit) / SSIM.",
+            "",
+            table_text(tables, types),
+            "",
+            "Degradation classifier accuracy on the held-out degraded crops: "
+            + ", ".join(f"{LABELS[k]} {100 * v:.1f}%" for k, v in acc.items())
+            + ".",
+            "",
+            verdict(tables, acc),
+            "",
+            "![PSNR per degradation type](psnr.png)",
+            "",
+            "![degraded | scratch | DCPT | MaskDCPT | clean](grid.png)",
+            "",
+            f"Run time: {result['seconds']:.0f} s.",
+            "",
+        ]
+    )
 
 
 def write(result: Dict, out: Path) -> None:

@@ -61,7 +61,9 @@ def _check(options: DemoOptions) -> None:
         for objective in PRETRAINED:
             path = shipped_checkpoint(objective)
             if not path.is_file():
-                raise DcptError(f"the shipped checkpoint {path} is missing; run `dcpt demo --pretrain` to make it afresh")
+                raise DcptError(
+                    f"the shipped checkpoint {path} is missing; run `dcpt demo --pretrain` to make it afresh"
+                )
 
 
 def _train(cfg, run_dir: Path, finetune: bool, log) -> Path:
@@ -84,7 +86,13 @@ def _train(cfg, run_dir: Path, finetune: bool, log) -> Path:
 
 
 def _seed_overrides(seed: int) -> List[str]:
-    return [f"train.seed={seed}", f"data.seed={seed}", "train.val_every=0", "train.ckpt_every=0", "train.device=cpu"]
+    return [
+        f"train.seed={seed}",
+        f"data.seed={seed}",
+        "train.val_every=0",
+        "train.ckpt_every=0",
+        "train.device=cpu",
+    ]
 
 
 def pretrain_checkpoints(options: DemoOptions, log) -> Dict[str, Path]:
@@ -96,8 +104,9 @@ def pretrain_checkpoints(options: DemoOptions, log) -> Dict[str, Path]:
     for objective in PRETRAINED:
         overrides = _seed_overrides(options.seed) + ([f"train.steps={steps}"] if steps else [])
         log(f"pre-training nafnet-tiny with {objective}")
-        paths[objective] = _train(_config(f"pretrain-{objective}", overrides), options.out / f"pretrain-{objective}",
-                                  False, log)
+        paths[objective] = _train(
+            _config(f"pretrain-{objective}", overrides), options.out / f"pretrain-{objective}", False, log
+        )
     return paths
 
 
@@ -118,8 +127,12 @@ def held_out_types(options: DemoOptions, cfg) -> List:
     """The scored crops: the fine-tuning config's validation classes on the test photographs."""
     from .heldout import class_specs, held_out_set
 
-    return held_out_set(class_specs(cfg.data.val[0].classes), options.crops_per_image, options.crop_size,
-                        seed=options.seed + HELD_OUT_SEED)
+    return held_out_set(
+        class_specs(cfg.data.val[0].classes),
+        options.crops_per_image,
+        options.crop_size,
+        seed=options.seed + HELD_OUT_SEED,
+    )
 
 
 def run_demo(options: DemoOptions, log=print) -> Dict:
@@ -159,6 +172,8 @@ def run_demo(options: DemoOptions, log=print) -> Dict:
     report.write(result, options.out)
     log(report.table_text(tables, [t.name for t in types]))
     log(report.verdict(tables, accuracy))
-    log(f"wrote {options.out / 'report.md'}, report.json, psnr.png, grid.png "
-        f"({time.perf_counter() - started:.0f} s in all)")
+    log(
+        f"wrote {options.out / 'report.md'}, report.json, psnr.png, grid.png "
+        f"({time.perf_counter() - started:.0f} s in all)"
+    )
     return result

@@ -84,14 +84,21 @@ def class_names_of(sources: Sequence[SourceConfig]) -> List[str]:
     """Class names in order of first appearance; a name used by several sources is one class."""
     names: List[str] = []
     for source in sources:
-        for name in ([c.name for c in source.classes] if source.synthetic else [source.label]):
+        for name in [c.name for c in source.classes] if source.synthetic else [source.label]:
             if name not in names:
                 names.append(name)
     return names
 
 
-def build_dataset(sources: Sequence[SourceConfig], data: DataConfig, class_names: List[str],
-                  patch_size: Optional[int], length: int, seed: int, train: bool = True) -> Dataset:
+def build_dataset(
+    sources: Sequence[SourceConfig],
+    data: DataConfig,
+    class_names: List[str],
+    patch_size: Optional[int],
+    length: int,
+    seed: int,
+    train: bool = True,
+) -> Dataset:
     """One labelled data set over `sources`; `patch_size` None reads whole paired images. Only
     training crops get ``data.scale_range``: validation measures the photographs as they are."""
     from ..data import PairedFolderDataset, SyntheticDataset
@@ -99,16 +106,27 @@ def build_dataset(sources: Sequence[SourceConfig], data: DataConfig, class_names
     parts = []
     for i, source in enumerate(sources):
         if source.synthetic:
-            dataset = SyntheticDataset(_clean_images(source.clean), [_class_spec(c) for c in source.classes],
-                                       patch_size=patch_size or data.patch_size, length=length, seed=seed + i,
-                                       pad_small=True, scale_range=data.scale_range if train else (1.0, 1.0))
+            dataset = SyntheticDataset(
+                _clean_images(source.clean),
+                [_class_spec(c) for c in source.classes],
+                patch_size=patch_size or data.patch_size,
+                length=length,
+                seed=seed + i,
+                pad_small=True,
+                scale_range=data.scale_range if train else (1.0, 1.0),
+            )
             labels = [class_names.index(c.name) for c in source.classes]
         else:
             if not Path(source.paired).expanduser().is_dir():
                 raise DataError(f"data folder {source.paired!r} does not exist")
-            dataset = PairedFolderDataset(Path(source.paired).expanduser(), layout=source.layout,
-                                          patch_size=patch_size, augment=patch_size is not None,
-                                          seed=seed + i, pad_small=True)
+            dataset = PairedFolderDataset(
+                Path(source.paired).expanduser(),
+                layout=source.layout,
+                patch_size=patch_size,
+                augment=patch_size is not None,
+                seed=seed + i,
+                pad_small=True,
+            )
             labels = [class_names.index(source.label)]
         parts.append(_Relabelled(dataset, labels, source.repeat))
     return parts[0] if len(parts) == 1 else _Concat(parts)
@@ -140,8 +158,10 @@ def load_init(net: nn.Module, cfg: RunConfig) -> Tuple[Optional[nn.Module], Opti
     if theirs != ours:
         mismatch = {k: v for k, v in theirs.items() if ours.get(k) != v}
         if mismatch:
-            raise CheckpointError(f"{path} holds a {bundle.meta.get('preset') or bundle.net.arch_name} with {mismatch}, "
-                                  f"which does not fit model {cfg.model.name!r}")
+            raise CheckpointError(
+                f"{path} holds a {bundle.meta.get('preset') or bundle.net.arch_name} with {mismatch}, "
+                f"which does not fit model {cfg.model.name!r}"
+            )
     load_state_strict(net, bundle.net.state_dict(), path, cfg.model.name)
     if not cfg.init.classifier:
         return None, None
@@ -156,15 +176,23 @@ def build_job(cfg: RunConfig, finetune: bool = False) -> Job:
 
     torch.manual_seed(cfg.train.seed)
     class_names = class_names_of(cfg.data.train)
-    train_data = build_dataset(cfg.data.train, cfg.data, class_names, cfg.data.patch_size, cfg.data.epoch_length,
-                               cfg.data.seed)
+    train_data = build_dataset(
+        cfg.data.train, cfg.data, class_names, cfg.data.patch_size, cfg.data.epoch_length, cfg.data.seed
+    )
     val_data = None
     if cfg.data.val:
         val_names = class_names_of(cfg.data.val)
         group_names = class_names + [n for n in val_names if n not in class_names]
         val_patch = cfg.data.val_patch_size
-        val_data = build_dataset(cfg.data.val, cfg.data, group_names, val_patch, cfg.data.val_length,
-                                 cfg.data.seed + 1000, train=False)
+        val_data = build_dataset(
+            cfg.data.val,
+            cfg.data,
+            group_names,
+            val_patch,
+            cfg.data.val_length,
+            cfg.data.seed + 1000,
+            train=False,
+        )
     else:
         group_names = class_names
     net = build_net(cfg)
@@ -172,29 +200,50 @@ def build_job(cfg: RunConfig, finetune: bool = False) -> Job:
     if isinstance(objective, MaskDcptObjective):
         objective.check_net(net)
     if not finetune:
-        check_taps(cfg.objective.classifier_taps, getattr(net, "feature_taps", ("decoder",)), type(net).__name__)
+        check_taps(
+            cfg.objective.classifier_taps, getattr(net, "feature_taps", ("decoder",)), type(net).__name__
+        )
     modules: Dict[str, nn.Module] = {"net": net}
     export_names: Optional[List[str]] = class_names
     if cfg.init.checkpoint:
         classifier, init_names = load_init(net, cfg)
         if classifier is not None and (finetune or init_names == class_names):
             if not finetune and classifier.taps != cfg.objective.classifier_taps:
-                raise ConfigError(f"config key 'objective.classifier_taps' is {cfg.objective.classifier_taps!r}, but the "
-                                  f"classifier in {cfg.init.checkpoint} reads {classifier.taps!r} features")
+                raise ConfigError(
+                    f"config key 'objective.classifier_taps' is {cfg.objective.classifier_taps!r}, but the "
+                    f"classifier in {cfg.init.checkpoint} reads {classifier.taps!r} features"
+                )
             modules["classifier"] = classifier
             export_names = init_names
     if "classifier" not in modules and not finetune:
-        modules["classifier"] = DegradationClassifier(net.feature_channels, len(class_names),
-                                                      taps=cfg.objective.classifier_taps)
+        modules["classifier"] = DegradationClassifier(
+            net.feature_channels, len(class_names), taps=cfg.objective.classifier_taps
+        )
     if "classifier" not in modules:
         export_names = None
     config_dict = config_to_dict(cfg)
 
     def export(final_modules: Dict[str, nn.Module], step: int, path: Path) -> None:
-        save_checkpoint(final_modules["net"], path, classifier=final_modules.get("classifier"),
-                        class_names=export_names if "classifier" in final_modules else None,
-                        step=step, objective=cfg.objective.name, config=config_dict)
+        save_checkpoint(
+            final_modules["net"],
+            path,
+            classifier=final_modules.get("classifier"),
+            class_names=export_names if "classifier" in final_modules else None,
+            step=step,
+            objective=cfg.objective.name,
+            config=config_dict,
+        )
 
-    return Job(modules=modules, objective=objective, train_data=train_data, val_data=val_data,
-               group_names=group_names, ema_of="net", export=export, config=config_dict,
-               val_batch_size=cfg.data.batch_size if (cfg.data.val_patch_size or all(s.synthetic for s in cfg.data.val)) else 1)
+    return Job(
+        modules=modules,
+        objective=objective,
+        train_data=train_data,
+        val_data=val_data,
+        group_names=group_names,
+        ema_of="net",
+        export=export,
+        config=config_dict,
+        val_batch_size=cfg.data.batch_size
+        if (cfg.data.val_patch_size or all(s.synthetic for s in cfg.data.val))
+        else 1,
+    )

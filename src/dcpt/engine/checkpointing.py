@@ -33,7 +33,9 @@ def load_training_state(path: Union[str, Path], map_location="cpu") -> Dict[str,
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # a truncated or foreign file
-        raise CheckpointError(f"cannot read training checkpoint {str(path)!r}: {type(exc).__name__}") from None
+        raise CheckpointError(
+            f"cannot read training checkpoint {str(path)!r}: {type(exc).__name__}"
+        ) from None
     if not isinstance(state, dict) or "step" not in state:
         raise CheckpointError(f"{str(path)!r} is not a dcpt training checkpoint (no 'step')")
     return state

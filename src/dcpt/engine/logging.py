@@ -13,8 +13,14 @@ from typing import Dict, Optional
 
 
 class RunLogger:
-    def __init__(self, run_dir: Optional[Path], total_steps: int, start_step: int = 0, enabled: bool = True,
-                 tensorboard: bool = True):
+    def __init__(
+        self,
+        run_dir: Optional[Path],
+        total_steps: int,
+        start_step: int = 0,
+        enabled: bool = True,
+        tensorboard: bool = True,
+    ):
         self.enabled = enabled and run_dir is not None
         self.bar = None
         self.writer = None
@@ -31,8 +37,14 @@ class RunLogger:
                 SummaryWriter = None
             if SummaryWriter is not None:
                 self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tb"))
-        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
-                        file=sys.stderr, disable=not sys.stderr.isatty())
+        self.bar = tqdm(
+            total=total_steps,
+            initial=start_step,
+            unit="step",
+            dynamic_ncols=True,
+            file=sys.stderr,
+            disable=not sys.stderr.isatty(),
+        )
         self._t0 = time.perf_counter()
         self._step0 = start_step
 

@@ -8,7 +8,6 @@ AMP, EMA), validation, logging, atomic checkpoints and exact resume.
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -97,12 +96,16 @@ def _gather(obj, info: DistInfo) -> List:
     return out
 
 
-def _param_groups(modules: Dict[str, nn.Module], trains: Sequence[str], lr_scale: Dict[str, float]) -> List[Dict]:
+def _param_groups(
+    modules: Dict[str, nn.Module], trains: Sequence[str], lr_scale: Dict[str, float]
+) -> List[Dict]:
     """One AdamW group per trained module, carrying its ``lr_scale`` (1 unless `lr_scale` names it)."""
     unknown = sorted(set(lr_scale) - set(modules))
     if unknown:
-        raise ConfigError(f"config key 'optim.lr_scale.{unknown[0]}': this job has no module {unknown[0]!r}; "
-                          f"it has {', '.join(modules)}")
+        raise ConfigError(
+            f"config key 'optim.lr_scale.{unknown[0]}': this job has no module {unknown[0]!r}; "
+            f"it has {', '.join(modules)}"
+        )
     bad = [n for n, v in lr_scale.items() if not v > 0]
     if bad:
         raise ConfigError(f"config key 'optim.lr_scale.{bad[0]}': must be > 0, got {lr_scale[bad[0]]}")
@@ -114,11 +117,22 @@ def _param_groups(modules: Dict[str, nn.Module], trains: Sequence[str], lr_scale
     return groups
 
 
-def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_dir: Optional[Path],
-        device: torch.device, info: DistInfo = DistInfo(), resume: bool = False) -> FitResult:
+def fit(
+    job: Job,
+    data: DataConfig,
+    optim: OptimConfig,
+    train: TrainConfig,
+    run_dir: Optional[Path],
+    device: torch.device,
+    info: Optional[DistInfo] = None,
+    resume: bool = False,
+) -> FitResult:
     """Train `job` for ``train.steps`` optimiser steps; writes into `run_dir` on rank 0 only."""
+    info = info or DistInfo()
     if train.amp == "fp16" and device.type != "cuda":
-        raise ConfigError(f"config key 'train.amp': fp16 needs a CUDA device, this run is on {device}; use bf16")
+        raise ConfigError(
+            f"config key 'train.amp': fp16 needs a CUDA device, this run is on {device}; use bf16"
+        )
     run_dir = Path(run_dir) if run_dir is not None else None
     last_path = run_dir / ckpt.LAST if run_dir is not None else None
     objective = job.objective
@@ -136,8 +150,15 @@ def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_
     ema = ModelEma(job.modules[job.ema_of], train.ema) if job.ema_of and train.ema > 0 else None
     scaler = torch.amp.GradScaler(device.type, enabled=train.amp == "fp16")
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(train.amp)
-    stream = BatchStream(job.train_data, data.batch_size, seed=data.seed, rank=info.rank,
-                         world_size=info.world_size, workers=data.workers, pin_memory=device.type == "cuda")
+    stream = BatchStream(
+        job.train_data,
+        data.batch_size,
+        seed=data.seed,
+        rank=info.rank,
+        world_size=info.world_size,
+        workers=data.workers,
+        pin_memory=device.type == "cuda",
+    )
     generator = getattr(objective, "generator", None)
 
     _seed_everything(train.seed + info.rank)
@@ -151,8 +172,10 @@ def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_
     model: nn.Module = _Step({n: job.modules[n] for n in trains}, objective)
     if info.enabled:
         model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=bool(getattr(objective, "find_unused_parameters", False)))
+            model,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=bool(getattr(objective, "find_unused_parameters", False)),
+        )
     if train.compile:
         model = torch.compile(model)
 
@@ -172,22 +195,30 @@ def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_
             for micro in range(train.accum):
                 batch = to_device(next(stream), device, train.channels_last)
                 sync = micro == train.accum - 1 or not info.enabled
-                with (contextlib.nullcontext() if sync else model.no_sync()):
-                    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                with contextlib.nullcontext() if sync else model.no_sync():
+                    with torch.autocast(
+                        device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
+                    ):
                         loss, logs = model(batch)
                     scaler.scale(loss / train.accum).backward()
                 step_loss += loss.detach().float() / train.accum
                 for key, value in logs.items():
-                    sums[key] = sums.get(key, 0.0) + torch.as_tensor(value, dtype=torch.float32).detach() / train.accum
+                    sums[key] = (
+                        sums.get(key, 0.0)
+                        + torch.as_tensor(value, dtype=torch.float32).detach() / train.accum
+                    )
             step_loss = all_reduce_mean(step_loss, info)
             sums["loss"] = sums.get("loss", 0.0) + step_loss
             if not torch.isfinite(step_loss).item():
                 where = f"{last_path} (step {last_good})" if last_good is not None else "none written yet"
-                raise TrainingDiverged(f"loss is {step_loss.item()} at step {step + 1}; stopped. Last good checkpoint: {where}")
+                raise TrainingDiverged(
+                    f"loss is {step_loss.item()} at step {step + 1}; stopped. Last good checkpoint: {where}"
+                )
             if optim.grad_clip > 0:
                 scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
-                                               optim.grad_clip)
+                torch.nn.utils.clip_grad_norm_(
+                    [p for g in optimizer.param_groups for p in g["params"]], optim.grad_clip
+                )
             scaler.step(optimizer)
             scaler.update()
             if ema is not None:
@@ -197,14 +228,23 @@ def fit(job: Job, data: DataConfig, optim: OptimConfig, train: TrainConfig, run_
 
             if (train.log_every and step % train.log_every == 0) or step == train.steps:
                 means = {k: v / count for k, v in sums.items()}
-                reduced = {k: (v if k == "loss" else all_reduce_mean(v.to(device), info)).item() for k, v in means.items()}
+                reduced = {
+                    k: (v if k == "loss" else all_reduce_mean(v.to(device), info)).item()
+                    for k, v in means.items()
+                }
                 last_logs = {**reduced, "lr": lr}
                 logger.scalars(step, last_logs)
                 sums, count = {}, 0
             logger.progress(step, step_loss.item())
-            if job.val_data is not None and train.val_every and (step % train.val_every == 0 or step == train.steps):
+            if (
+                job.val_data is not None
+                and train.val_every
+                and (step % train.val_every == 0 or step == train.steps)
+            ):
                 val_metrics = _validate_main(job, ema, data, device, train, info, logger, step)
-            if last_path is not None and (step == train.steps or (train.ckpt_every and step % train.ckpt_every == 0)):
+            if last_path is not None and (
+                step == train.steps or (train.ckpt_every and step % train.ckpt_every == 0)
+            ):
                 _save(last_path, step, job, optimizer, ema, scaler, stream, generator, info)
                 last_good = step
     finally:
@@ -228,8 +268,15 @@ def _validate_main(job, ema, data, device, train, info, logger, step) -> Dict[st
         if ema is not None:
             modules[job.ema_of] = ema.module
         t0 = time.perf_counter()
-        metrics = validate(job.objective, modules, job.val_data, job.val_batch_size, device, job.group_names,
-                           channels_last=train.channels_last)
+        metrics = validate(
+            job.objective,
+            modules,
+            job.val_data,
+            job.val_batch_size,
+            device,
+            job.group_names,
+            channels_last=train.channels_last,
+        )
         logger.scalars(step, metrics, prefix="val")
         shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         logger.message(f"[val] step {step}: {shown} ({time.perf_counter() - t0:.1f} s)")
@@ -240,8 +287,9 @@ def _validate_main(job, ema, data, device, train, info, logger, step) -> Dict[st
 
 
 def _save(path: Path, step: int, job: Job, optimizer, ema, scaler, stream, generator, info: DistInfo) -> None:
-    per_rank = _gather({"rng": ckpt.rng_state(),
-                        "objective": generator.get_state() if generator is not None else None}, info)
+    per_rank = _gather(
+        {"rng": ckpt.rng_state(), "objective": generator.get_state() if generator is not None else None}, info
+    )
     if info.is_main:
         state = {
             "step": step,
@@ -266,7 +314,7 @@ def _split_single_group(saved: Dict, optimizer: torch.optim.Optimizer) -> Dict:
         return saved
     ids, split = list(saved["param_groups"][0]["params"]), []
     for group in groups:
-        chunk, ids = ids[:len(group["params"])], ids[len(group["params"]):]
+        chunk, ids = ids[: len(group["params"])], ids[len(group["params"]) :]
         split.append({**saved["param_groups"][0], "params": chunk, "lr_scale": group["lr_scale"]})
     return {**saved, "param_groups": split}
 
@@ -282,7 +330,9 @@ def _restore(state, job: Job, optimizer, ema, scaler, stream, generator, info: D
         if ema is not None and state.get("ema") is not None:
             ema.load_state_dict(state["ema"])
     except (KeyError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"the training checkpoint does not match this run's model: {str(exc).splitlines()[0]}") from None
+        raise CheckpointError(
+            f"the training checkpoint does not match this run's model: {str(exc).splitlines()[0]}"
+        ) from None
     scaler.load_state_dict(state["scaler"])
     stream.load_state_dict(state["stream"])
     ranks = state["ranks"]

@@ -19,8 +19,16 @@ from ..errors import DataError
 
 
 class BatchStream:
-    def __init__(self, dataset, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1,
-                 workers: int = 0, pin_memory: bool = False):
+    def __init__(
+        self,
+        dataset,
+        batch_size: int,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        workers: int = 0,
+        pin_memory: bool = False,
+    ):
         self.dataset = dataset
         self.batch_size = batch_size
         self.seed = seed
@@ -31,7 +39,9 @@ class BatchStream:
         self.global_batch = batch_size * world_size
         self.batches_per_epoch = len(dataset) // self.global_batch
         if self.batches_per_epoch == 0:
-            raise DataError(f"training data has {len(dataset)} samples per epoch, fewer than one global batch of {self.global_batch}")
+            raise DataError(
+                f"training data has {len(dataset)} samples per epoch, fewer than one global batch of {self.global_batch}"
+            )
         self.epoch = 0
         self.batch = 0
         self._iter = None
@@ -43,14 +53,20 @@ class BatchStream:
     def _indices(self, epoch: int, start_batch: int) -> List[List[int]]:
         perm = self.epoch_order(epoch).tolist()
         lo = self.rank * self.batch_size
-        return [perm[k * self.global_batch + lo: k * self.global_batch + lo + self.batch_size]
-                for k in range(start_batch, self.batches_per_epoch)]
+        return [
+            perm[k * self.global_batch + lo : k * self.global_batch + lo + self.batch_size]
+            for k in range(start_batch, self.batches_per_epoch)
+        ]
 
     def _start_epoch_iterator(self) -> Iterator:
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(self.epoch)
-        loader = DataLoader(self.dataset, batch_sampler=self._indices(self.epoch, self.batch),
-                            num_workers=self.workers, pin_memory=self.pin_memory)
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=self._indices(self.epoch, self.batch),
+            num_workers=self.workers,
+            pin_memory=self.pin_memory,
+        )
         return iter(loader)
 
     def __iter__(self):
@@ -69,13 +85,20 @@ class BatchStream:
 
     def state_dict(self) -> Dict[str, int]:
         """Position of the next batch: epoch, global batch index and sample index within the epoch."""
-        return {"epoch": self.epoch, "batch": self.batch, "index": self.batch * self.global_batch,
-                "seed": self.seed, "global_batch": self.global_batch}
+        return {
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "index": self.batch * self.global_batch,
+            "seed": self.seed,
+            "global_batch": self.global_batch,
+        }
 
     def load_state_dict(self, state: Dict[str, int]) -> None:
         if state.get("global_batch", self.global_batch) != self.global_batch:
-            raise DataError(f"cannot resume: the checkpoint's global batch is {state['global_batch']} samples, "
-                            f"this run's is {self.global_batch} (batch_size x processes)")
+            raise DataError(
+                f"cannot resume: the checkpoint's global batch is {state['global_batch']} samples, "
+                f"this run's is {self.global_batch} (batch_size x processes)"
+            )
         self.epoch = int(state["epoch"])
         self.batch = int(state["batch"])
         self._iter = None

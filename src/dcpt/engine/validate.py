@@ -9,8 +9,15 @@ from torch.utils.data import DataLoader
 
 
 @torch.no_grad()
-def validate(objective, modules: Dict, dataset, batch_size: int, device: torch.device,
-             group_names: Sequence[str] = (), channels_last: bool = False) -> Dict[str, float]:
+def validate(
+    objective,
+    modules: Dict,
+    dataset,
+    batch_size: int,
+    device: torch.device,
+    group_names: Sequence[str] = (),
+    channels_last: bool = False,
+) -> Dict[str, float]:
     """Mean of ``objective.evaluate(batch, modules) -> {metric: Tensor[B]}`` over `dataset`.
 
     When batches carry an integer ``label`` and `group_names` names them, each metric is also

@@ -74,7 +74,9 @@ TABLES: Dict[str, Tuple[EvalSet, ...]] = {
     "3d": (_noise(15), _noise(25), _noise(50), RAIN100L, SOTS),
     "5d": (SOTS, RAIN100L, _noise(25), GOPRO, LOL),
     "12d": (
-        _noise(15), _noise(25), _noise(50),
+        _noise(15),
+        _noise(25),
+        _noise(50),
         EvalSet("SIDD", "SIDD/val", layout="gopro"),
         GOPRO,
         EvalSet("DPDD", "DPDD/test", dirs=("inputC", "target")),
@@ -116,7 +118,9 @@ def benchmark_sets(name: str, data_root, overrides: Optional[Dict[str, str]] = N
         sets.append(replace(entry, path=str(folder)))
     if unused:
         rows = ", ".join(dict.fromkeys(s.name for s in TABLES[key]))
-        raise DcptError(f"--set names no data set of the {key} table: {', '.join(sorted(unused))}; rows are {rows}")
+        raise DcptError(
+            f"--set names no data set of the {key} table: {', '.join(sorted(unused))}; rows are {rows}"
+        )
     return sets
 
 

@@ -38,14 +38,17 @@ def parse_device(name: str) -> torch.device:
     return device
 
 
-def load_classifier(ckpt, device: torch.device = torch.device("cpu")) -> Tuple[nn.Module, nn.Module, List[str]]:
+def load_classifier(ckpt, device: Optional[torch.device] = None) -> Tuple[nn.Module, nn.Module, List[str]]:
     """(net, classifier, class names) of a dcpt checkpoint; raises if it carries no classifier."""
     from ..models.checkpoint import load_bundle
 
     bundle = load_bundle(ckpt)
     if bundle.classifier is None or not bundle.class_names:
-        raise CheckpointError(f"{ckpt} has no degradation classifier; use a checkpoint from `dcpt pretrain` "
-                              f"(or a fine-tuned one that kept it)")
+        raise CheckpointError(
+            f"{ckpt} has no degradation classifier; use a checkpoint from `dcpt pretrain` "
+            f"(or a fine-tuned one that kept it)"
+        )
+    device = device or torch.device("cpu")
     return bundle.net.to(device).eval(), bundle.classifier.to(device).eval(), list(bundle.class_names)
 
 
@@ -54,7 +57,7 @@ def center_crop(img: torch.Tensor, size: Optional[int]) -> torch.Tensor:
         return img
     h, w = img.shape[-2:]
     top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
-    return img[..., top:top + size, left:left + size]
+    return img[..., top : top + size, left : left + size]
 
 
 @torch.no_grad()
@@ -65,7 +68,9 @@ def class_probabilities(net: nn.Module, classifier: nn.Module, images: torch.Ten
     return torch.softmax(classifier(classifier_features(net, classifier, images)).float(), dim=1)
 
 
-def classify_paths(ckpt, inputs: Sequence, device: str = "auto", crop: Optional[int] = None) -> List[Prediction]:
+def classify_paths(
+    ckpt, inputs: Sequence, device: str = "auto", crop: Optional[int] = None
+) -> List[Prediction]:
     """One prediction per image file (folders are expanded), in sorted order."""
     from ..data import list_images, read_image
 

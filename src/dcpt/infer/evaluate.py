@@ -136,7 +136,9 @@ def _evaluate_one(net, entry, tile, overlap, batch, save_dir, show_progress) -> 
     rows = []
     try:
         data = open_set(entry)
-        for index in tqdm(range(len(data)), desc=entry.name, unit="img", disable=None if show_progress else True):
+        for index in tqdm(
+            range(len(data)), desc=entry.name, unit="img", disable=None if show_progress else True
+        ):
             item = data[index]
             if net is None:
                 restored = item["lq"].clamp(0.0, 1.0)
@@ -157,7 +159,9 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def evaluate_benchmark(net: Optional[nn.Module], benchmark: str, data_root, overrides=None, **kwargs) -> List[SetResult]:
+def evaluate_benchmark(
+    net: Optional[nn.Module], benchmark: str, data_root, overrides=None, **kwargs
+) -> List[SetResult]:
     """Rows of the 3D / 5D / 12D table (see `dcpt.infer.benchmarks`) for `net` (None: the inputs)."""
     return evaluate_sets(net, benchmark_sets(benchmark, data_root, overrides), **kwargs)
 
@@ -196,7 +200,9 @@ def markdown_table(results: Sequence[SetResult]) -> str:
     mean = average(results)
     if mean is not None:
         scored = sum(r.status == "ok" for r in results)
-        lines.append(f"| **Average** ({scored} of {len(results)}) | | {mean['psnr']:.2f} | {mean['ssim']:.4f} |")
+        lines.append(
+            f"| **Average** ({scored} of {len(results)}) | | {mean['psnr']:.2f} | {mean['ssim']:.4f} |"
+        )
     return "\n".join(lines)
 
 
@@ -213,7 +219,16 @@ def write_reports(results: Sequence[SetResult], out_dir, meta: Optional[Dict] = 
         writer.writerow(["dataset", "status", "images", "psnr", "ssim", "path"])
         for r in results:
             ok = r.status == "ok"
-            writer.writerow([r.name, r.status, r.images, f"{r.psnr:.4f}" if ok else "", f"{r.ssim:.6f}" if ok else "", r.path])
+            writer.writerow(
+                [
+                    r.name,
+                    r.status,
+                    r.images,
+                    f"{r.psnr:.4f}" if ok else "",
+                    f"{r.ssim:.6f}" if ok else "",
+                    r.path,
+                ]
+            )
         if mean is not None:
             writer.writerow(["Average", "ok", "", f"{mean['psnr']:.4f}", f"{mean['ssim']:.6f}", ""])
     json_path = out / "results.json"
@@ -223,4 +238,6 @@ def write_reports(results: Sequence[SetResult], out_dir, meta: Optional[Dict] = 
 
 
 def _jsonable(row: Dict) -> Dict:
-    return {key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in row.items()}
+    return {
+        key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in row.items()
+    }

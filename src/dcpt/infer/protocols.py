@@ -43,10 +43,18 @@ class Protocol:
 
 
 PROTOCOLS: Dict[str, Protocol] = {
-    "dcpt": Protocol("dcpt", clip_noise=False, image_range=255.0,
-                     summary="DCPT release: noisy input unclipped, metrics on 8-bit rounded images"),
-    "maskdcpt": Protocol("maskdcpt", clip_noise=True, image_range=1.0,
-                         summary="MaskDCPT release: noisy input clipped, metrics on float images (image_range 1.0)"),
+    "dcpt": Protocol(
+        "dcpt",
+        clip_noise=False,
+        image_range=255.0,
+        summary="DCPT release: noisy input unclipped, metrics on 8-bit rounded images",
+    ),
+    "maskdcpt": Protocol(
+        "maskdcpt",
+        clip_noise=True,
+        image_range=1.0,
+        summary="MaskDCPT release: noisy input clipped, metrics on float images (image_range 1.0)",
+    ),
 }
 
 RELEASE_WINDOW = {"nafnet": 16, "restormer": 8, "swinir": 8, "promptir": 8}
@@ -115,8 +123,10 @@ def release_scores(out: np.ndarray, gt: np.ndarray, image_range: float, name: st
     from ..metrics import psnr, ssim
 
     if out.shape != gt.shape:
-        raise DcptError(f"{name}: restored image is {out.shape[1]} x {out.shape[0]} but the clean image is "
-                        f"{gt.shape[1]} x {gt.shape[0]}; the release cannot score this pair")
+        raise DcptError(
+            f"{name}: restored image is {out.shape[1]} x {out.shape[0]} but the clean image is "
+            f"{gt.shape[1]} x {gt.shape[0]}; the release cannot score this pair"
+        )
     a, b = quantise(out, image_range), quantise(np.clip(gt, 0, 1), image_range)
     return {"psnr": float(psnr(a, b)), "ssim": float(ssim(a, b))}
 
@@ -140,8 +150,9 @@ def evaluate_release(
     return [_score_set(net, proto, entry, root, image_range, save_dir, show_progress) for entry in entries]
 
 
-def _score_set(net, proto: Protocol, entry: ReleaseSet, root: Path, image_range: float, save_dir,
-               show_progress) -> SetResult:
+def _score_set(
+    net, proto: Protocol, entry: ReleaseSet, root: Path, image_range: float, save_dir, show_progress
+) -> SetResult:
     from tqdm import tqdm
 
     from ..data.io import write_image
@@ -159,14 +170,27 @@ def _score_set(net, proto: Protocol, entry: ReleaseSet, root: Path, image_range:
             restored = torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))
             write_image(Path(save_dir) / _safe(entry.name) / f"{item.name}.png", restored)
     mean = {key: float(np.mean([r[key] for r in rows])) for key in ("psnr", "ssim")}
-    return SetResult(entry.name, str(root / entry.folders()[0]), "ok", mean["psnr"], mean["ssim"], len(rows),
-                     per_image=rows)
+    return SetResult(
+        entry.name,
+        str(root / entry.folders()[0]),
+        "ok",
+        mean["psnr"],
+        mean["ssim"],
+        len(rows),
+        per_image=rows,
+    )
 
 
 def describe(protocol: str, benchmark: str, net: Optional[nn.Module]) -> Dict:
     """The conventions of a run, for ``results.json``."""
     proto = get_protocol(protocol)
-    return {"protocol": proto.name, "summary": proto.summary, "clip_noise": proto.clip_noise,
-            "image_range": image_range_for(proto, benchmark, net), "crop_border": 0, "y_channel": False,
-            "pad_multiple": pad_multiple(net) if net is not None else None,
-            "sources": sorted({e.config for e in release_table(protocol, benchmark)})}
+    return {
+        "protocol": proto.name,
+        "summary": proto.summary,
+        "clip_noise": proto.clip_noise,
+        "image_range": image_range_for(proto, benchmark, net),
+        "crop_border": 0,
+        "y_channel": False,
+        "pad_multiple": pad_multiple(net) if net is not None else None,
+        "sources": sorted({e.config for e in release_table(protocol, benchmark)}),
+    }

@@ -88,8 +88,10 @@ def crop_gt_to_lq(lq: np.ndarray, gt: np.ndarray, name: str) -> np.ndarray:
     """PairedImageDataset crops a larger clean image to the degraded one's size at test time; a smaller
     one fails the release's metric assertion, so it is refused here."""
     if gt.shape[0] < lq.shape[0] or gt.shape[1] < lq.shape[1]:
-        raise DcptError(f"{name}: the clean image is {gt.shape[1]} x {gt.shape[0]} but the degraded one is "
-                        f"{lq.shape[1]} x {lq.shape[0]}; the release cannot score this pair")
+        raise DcptError(
+            f"{name}: the clean image is {gt.shape[1]} x {gt.shape[0]} but the degraded one is "
+            f"{lq.shape[1]} x {lq.shape[0]}; the release cannot score this pair"
+        )
     return gt[: lq.shape[0], : lq.shape[1]]
 
 
@@ -97,20 +99,27 @@ def _files(folder: Path) -> List[str]:
     """``os.listdir`` as the releases use it, less hidden files and non-images (which would crash them)."""
     if not folder.is_dir():
         raise DcptError(f"{folder} is not a folder (the release reads a folder of images there)")
-    return sorted(n for n in os.listdir(folder)
-                  if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_SUFFIXES and (folder / n).is_file())
+    return sorted(
+        n
+        for n in os.listdir(folder)
+        if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_SUFFIXES and (folder / n).is_file()
+    )
 
 
 def _same_name_pairs(lq_dir: Path, gt_dir: Path) -> List[tuple]:
     """``paired_paths_from_folder``: as many files in both folders, each clean file's name present in `lq_dir`."""
     lq_names, gt_names = _files(lq_dir), _files(gt_dir)
     if len(lq_names) != len(gt_names):
-        raise DcptError(f"{lq_dir} holds {len(lq_names)} images but {gt_dir} holds {len(gt_names)}; the release "
-                        "pairs files of identical name and needs as many in both")
+        raise DcptError(
+            f"{lq_dir} holds {len(lq_names)} images but {gt_dir} holds {len(gt_names)}; the release "
+            "pairs files of identical name and needs as many in both"
+        )
     missing = sorted(set(gt_names) - set(lq_names))
     if missing:
-        raise DcptError(f"{missing[0]} is in {gt_dir} but not in {lq_dir} ({len(missing)} unpaired); the release "
-                        "pairs files of identical name")
+        raise DcptError(
+            f"{missing[0]} is in {gt_dir} but not in {lq_dir} ({len(missing)} unpaired); the release "
+            "pairs files of identical name"
+        )
     return [(lq_dir / n, gt_dir / n) for n in gt_names]
 
 
@@ -128,8 +137,10 @@ def _dehaze_items(lq_dir: Path, gt_dir: Path, suffix: str) -> List[Item]:
     for name in _files(lq_dir):
         gt_path = gt_dir / (name.split("_")[0] + suffix)
         if not gt_path.is_file():
-            raise DcptError(f"{lq_dir / name} has no clean image {gt_path} (the release pairs a hazy file "
-                            f"with its name up to the first '_' plus {suffix!r})")
+            raise DcptError(
+                f"{lq_dir / name} has no clean image {gt_path} (the release pairs a hazy file "
+                f"with its name up to the first '_' plus {suffix!r})"
+            )
         items.append(_paired_item(lq_dir / name, gt_path, crop=False))
     return items
 
@@ -173,19 +184,25 @@ def release_items(entry: ReleaseSet, root: Path, clip_noise: bool) -> List[Item]
     elif entry.kind == "txtlist":
         items = _txtlist_items(root / entry.lq, gt_dir)
     elif entry.kind == "noise":
+
         def noisy(path):
             gt = read_rgb_float(path)
             return gaussian_noise_input(gt, entry.sigma, clip_noise), gt
+
         items = _synthetic_items(gt_dir, noisy)
     elif entry.kind == "jpeg":
+
         def compressed(path):
             gt = read_rgb_float(path)
             return jpeg_input(gt, entry.quality), gt
+
         items = _synthetic_items(gt_dir, compressed)
     elif entry.kind == "mosaic":
+
         def mosaic(path):
             rgb8 = np.ascontiguousarray(read_bgr(path)[:, :, ::-1])
             return mosaic_input(rgb8), rgb8.astype(np.float32) / 255.0
+
         items = _synthetic_items(gt_dir, mosaic)
     else:  # pragma: no cover - the tables hold only the kinds above
         raise ValueError(f"unknown release data set kind {entry.kind!r}")

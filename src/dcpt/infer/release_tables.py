@@ -74,11 +74,11 @@ def _sots(name, config, line):
 def _five_d(config, lines, names, order):
     """The 5D list (same folders in both releases, listed in a different order with other names)."""
     sets = {
-        "rain": lambda n, l: _paired(n, "Rain100L/rainy", "Rain100L/norain", config, l),
-        "noise": lambda n, l: _noise(n, "CBSD68", 25, config, l),
-        "haze": lambda n, l: _sots(n, config, l),
-        "blur": lambda n, l: _paired(n, "GoPro/test/input", "GoPro/test/groundtruth", config, l),
-        "low": lambda n, l: _paired(n, "LOL/eval15/low", "LOL/eval15/high", config, l),
+        "rain": lambda n, line: _paired(n, "Rain100L/rainy", "Rain100L/norain", config, line),
+        "noise": lambda n, line: _noise(n, "CBSD68", 25, config, line),
+        "haze": lambda n, line: _sots(n, config, line),
+        "blur": lambda n, line: _paired(n, "GoPro/test/input", "GoPro/test/groundtruth", config, line),
+        "low": lambda n, line: _paired(n, "LOL/eval15/low", "LOL/eval15/high", config, line),
     }
     return tuple(sets[key](name, line) for key, name, line in zip(order, names, lines))
 
@@ -102,26 +102,44 @@ def _twelve_d() -> Tuple[ReleaseSet, ...]:
         ("MotionDeblur_RealBlurJ", "RealBlur_J/input", "RealBlur_J/target", 137),
         ("MotionDeblur_RealBlurR", "RealBlur_R/input", "RealBlur_R/target", 144),
     ]
-    rows += [_paired(n, lq, gt, c, l) for n, lq, gt, l in pairs]
-    rows.append(_paired("MotionDeblur_RSBlur_real", "RSBlur/RSBlurList/RSBlur_real_test.txt", "RSBlur", c, 151,
-                        kind="txtlist"))
+    rows += [_paired(n, lq, gt, c, line) for n, lq, gt, line in pairs]
+    rows.append(
+        _paired(
+            "MotionDeblur_RSBlur_real",
+            "RSBlur/RSBlurList/RSBlur_real_test.txt",
+            "RSBlur",
+            c,
+            151,
+            kind="txtlist",
+        )
+    )
     rows.append(_paired("DefocuseDeblur_DPDD", "DPDD/test/inputC", "DPDD/test/target", c, 159))
     rows.append(_paired("DefocuseDeblur_RealDOF", "RealDOF/source", "RealDOF/target", c, 166))
     for i, clean in enumerate(CLEAN_SETS):
         rows.append(ReleaseSet(f"JPEG_{clean}", "jpeg", gt=clean, quality=50, config=c, line=173 + 8 * i))
     rows.append(_sots("Dehaze_SOTS", c, 205))
     derain = [("Rain100L", 213), ("Rain100H", 220), ("Test100", 227), ("Test1200", 234), ("Test2800", 241)]
-    rows += [_paired(f"Derain_{n}", f"{n}/input", f"{n}/target", c, l) for n, l in derain]
+    rows += [_paired(f"Derain_{n}", f"{n}/input", f"{n}/target", c, line) for n, line in derain]
     rows += [
         _paired("Derain_SynRain", "SynRain-13k/test/input", "SynRain-13k/test/target", c, 248),
-        _paired("Derain_RealRainL", "RealRain-1k/RealRain-1k-L/test/input", "RealRain-1k/RealRain-1k-L/test/target",
-                c, 255),
-        _paired("Derain_RealRainH", "RealRain-1k/RealRain-1k-H/test/input", "RealRain-1k/RealRain-1k-H/test/target",
-                c, 262),
+        _paired(
+            "Derain_RealRainL",
+            "RealRain-1k/RealRain-1k-L/test/input",
+            "RealRain-1k/RealRain-1k-L/test/target",
+            c,
+            255,
+        ),
+        _paired(
+            "Derain_RealRainH",
+            "RealRain-1k/RealRain-1k-H/test/input",
+            "RealRain-1k/RealRain-1k-H/test/target",
+            c,
+            262,
+        ),
     ]
-    for size, l in (("S", 269), ("M", 276), ("L", 283)):
+    for size, line in (("S", 269), ("M", 276), ("L", 283)):
         base = f"Snow100K/test/Snow100K-{size}"
-        rows.append(_paired(f"Snow_Snow100K-{size}", f"{base}/synthetic", f"{base}/gt", c, l))
+        rows.append(_paired(f"Snow_Snow100K-{size}", f"{base}/synthetic", f"{base}/gt", c, line))
     rows.append(_paired("Snow_CSD", "CSD/Test/Snow", "CSD/Test/Gt", c, 290))
     rows.append(ReleaseSet("Mosaic_Urban100", "mosaic", gt="Urban100", config=c, line=297))
     low = [
@@ -136,20 +154,43 @@ def _twelve_d() -> Tuple[ReleaseSet, ...]:
         ("RainDS_syn", "RainDS/RainDS_syn/test/raindrop", "RainDS/RainDS_syn/test/gt", 359),
         ("RainDS_real", "RainDS/RainDS_real/test_set/raindrop", "RainDS/RainDS_real/test_set/gt", 366),
     ]
-    rows += [_paired(n, lq, gt, c, l) for n, lq, gt, l in low]
-    rows.append(_paired("GaussianBlur_Urban100", "GaussianBlur_Urban100/lq", "GaussianBlur_Urban100/gt", c, 373,
-                        kind="pregenerated"))
+    rows += [_paired(n, lq, gt, c, line) for n, lq, gt, line in low]
+    rows.append(
+        _paired(
+            "GaussianBlur_Urban100",
+            "GaussianBlur_Urban100/lq",
+            "GaussianBlur_Urban100/gt",
+            c,
+            373,
+            kind="pregenerated",
+        )
+    )
     rows.append(_paired("UDC_poled", "UDC/poled_test/display", "UDC/poled_test/gt", c, 385))
     rows.append(_paired("UDC_toled", "UDC/toled_test/display", "UDC/toled_test/gt", c, 392))
     return tuple(rows)
 
 
 def _mixed() -> Tuple[ReleaseSet, ...]:
-    kinds = ("haze", "haze_rain", "haze_snow", "low", "low_haze", "low_haze_rain", "low_haze_snow", "low_rain",
-             "low_snow", "rain", "snow")
-    rows = [_paired(k, f"CDD/test/{k}", "CDD/test/clear", MASK_MIXED, 13 + 7 * i) for i, k in enumerate(kinds)]
-    rows += [_paired(k, f"LOLBlur/test/{k}", "LOLBlur/test/high_sharp_scaled", MASK_MIXED, l)
-             for k, l in (("low_blur_noise", 90), ("low_blur", 97))]
+    kinds = (
+        "haze",
+        "haze_rain",
+        "haze_snow",
+        "low",
+        "low_haze",
+        "low_haze_rain",
+        "low_haze_snow",
+        "low_rain",
+        "low_snow",
+        "rain",
+        "snow",
+    )
+    rows = [
+        _paired(k, f"CDD/test/{k}", "CDD/test/clear", MASK_MIXED, 13 + 7 * i) for i, k in enumerate(kinds)
+    ]
+    rows += [
+        _paired(k, f"LOLBlur/test/{k}", "LOLBlur/test/high_sharp_scaled", MASK_MIXED, line)
+        for k, line in (("low_blur_noise", 90), ("low_blur", 97))
+    ]
     return tuple(rows)
 
 
@@ -167,12 +208,20 @@ def _denoise_ood() -> Tuple[ReleaseSet, ...]:
 
 TABLES: Dict[str, Dict[str, Tuple[ReleaseSet, ...]]] = {
     "dcpt": {
-        "5d": _five_d(DCPT_5D, (12, 19, 27, 35, 42), ("Rain100L", "CBSD68", "SOTS", "deblur", "LowLight"),
-                      ("rain", "noise", "haze", "blur", "low")),
+        "5d": _five_d(
+            DCPT_5D,
+            (12, 19, 27, 35, 42),
+            ("Rain100L", "CBSD68", "SOTS", "deblur", "LowLight"),
+            ("rain", "noise", "haze", "blur", "low"),
+        ),
     },
     "maskdcpt": {
-        "5d": _five_d(MASK_5D, (13, 20, 28, 36, 44), ("Rain100L", "CBSD68", "SOTS", "LowLight", "Gopro"),
-                      ("rain", "noise", "haze", "low", "blur")),
+        "5d": _five_d(
+            MASK_5D,
+            (13, 20, 28, 36, 44),
+            ("Rain100L", "CBSD68", "SOTS", "LowLight", "Gopro"),
+            ("rain", "noise", "haze", "low", "blur"),
+        ),
         "12d": _twelve_d(),
         "mixed": _mixed(),
         "dn": _denoise_ood(),
@@ -186,6 +235,7 @@ def release_table(protocol: str, benchmark: str) -> Tuple[ReleaseSet, ...]:
         raise DcptError(f"unknown protocol {protocol!r}; expected one of toolkit, {', '.join(TABLES)}")
     tables = TABLES[protocol]
     if benchmark not in tables:
-        raise DcptError(f"the {protocol} protocol has no {benchmark!r} benchmark; its release tests "
-                        f"{', '.join(tables)}")
+        raise DcptError(
+            f"the {protocol} protocol has no {benchmark!r} benchmark; its release tests {', '.join(tables)}"
+        )
     return tables[benchmark]

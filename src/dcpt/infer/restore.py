@@ -91,7 +91,9 @@ def output_paths(inputs: Sequence[Path], out_dir: PathLike, ext: str = "png") ->
     seen = {}
     for source, target in zip(inputs, targets):
         if target in seen:
-            raise DcptError(f"{seen[target]} and {source} would both be written to {target}; restore them separately")
+            raise DcptError(
+                f"{seen[target]} and {source} would both be written to {target}; restore them separately"
+            )
         seen[target] = source
     return targets
 
@@ -123,8 +125,11 @@ def restore_paths(
     for source, target in tqdm(list(zip(sources, targets)), desc="images", unit="img", disable=disable):
         img, depth = read_image_with_depth(source)
         total = count_tiles(img.shape[1], img.shape[2], tile, overlap, grid_multiple(net))
-        with tqdm(total=total, desc=source.name, unit="tile", leave=False, disable=disable or total == 1) as bar:
-            restored = restore_image(net, img, tile, overlap, batch,
-                                     progress=lambda done, _total: bar.update(done - bar.n))
+        with tqdm(
+            total=total, desc=source.name, unit="tile", leave=False, disable=disable or total == 1
+        ) as bar:
+            restored = restore_image(
+                net, img, tile, overlap, batch, progress=lambda done, _total: bar.update(done - bar.n)
+            )
         written.append(write_image(target, restored, bit_depth=bit_depth or depth))
     return written

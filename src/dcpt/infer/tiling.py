@@ -94,8 +94,10 @@ def _check_args(img: torch.Tensor, tile: Optional[int], overlap: int, batch: int
     if tile and tile < 1:
         raise DcptError(f"tile must be a positive number of pixels (or 0 for whole-image mode), got {tile}")
     if overlap < 0 or (tile and overlap >= max(align, tile // align * align)):
-        raise DcptError(f"overlap must be in [0, tile) with tile rounded down to a multiple of {align} pixels "
-                        f"(the network's grid), got overlap={overlap} with tile={tile}")
+        raise DcptError(
+            f"overlap must be in [0, tile) with tile rounded down to a multiple of {align} pixels "
+            f"(the network's grid), got overlap={overlap} with tile={tile}"
+        )
     if batch < 1:
         raise DcptError(f"batch must be at least 1 tile per forward pass, got {batch}")
 
@@ -106,10 +108,14 @@ def _net_device(net: nn.Module, fallback: torch.device) -> torch.device:
     return fallback
 
 
-def _tile_boxes(height: int, width: int, tile: int, overlap: int, align: int) -> List[Tuple[int, int, int, int]]:
-    return [(top, left, tile_h, tile_w)
-            for top, tile_h in tile_spans(height, tile, overlap, align)
-            for left, tile_w in tile_spans(width, tile, overlap, align)]
+def _tile_boxes(
+    height: int, width: int, tile: int, overlap: int, align: int
+) -> List[Tuple[int, int, int, int]]:
+    return [
+        (top, left, tile_h, tile_w)
+        for top, tile_h in tile_spans(height, tile, overlap, align)
+        for left, tile_w in tile_spans(width, tile, overlap, align)
+    ]
 
 
 def _same_shape_groups(boxes, batch: int) -> Iterator[list]:
@@ -155,8 +161,9 @@ def restore_tiled(
             progress(1, 1)
         return out.clone()
     with torch.inference_mode():
-        return _blend_tiles(net, img, _tile_boxes(height, width, tile, overlap, align), overlap, batch,
-                            device, progress)
+        return _blend_tiles(
+            net, img, _tile_boxes(height, width, tile, overlap, align), overlap, batch, device, progress
+        )
 
 
 def _blend_tiles(net, img, boxes, overlap, batch, device, progress) -> torch.Tensor:
@@ -166,17 +173,18 @@ def _blend_tiles(net, img, boxes, overlap, batch, device, progress) -> torch.Ten
         weight_sum = torch.zeros(1, 1, height, width, dtype=torch.float32, device=img.device)
     done = 0
     for group in _same_shape_groups(boxes, batch):
-        crops = [img[..., t:t + th, l:l + tw] for t, l, th, tw in group]
+        crops = [img[..., top : top + th, left : left + tw] for top, left, th, tw in group]
         results = net(torch.cat(crops).to(device)).to(img.device).float()
         if out is None:
             with torch.inference_mode(False):
-                out = torch.zeros(img.shape[0], results.shape[1], height, width, dtype=torch.float32,
-                                  device=img.device)
+                out = torch.zeros(
+                    img.shape[0], results.shape[1], height, width, dtype=torch.float32, device=img.device
+                )
         for index, (top, left, tile_h, tile_w) in enumerate(group):
             window = _window_2d(top, left, tile_h, tile_w, height, width, overlap).to(img.device)
-            result = results[index * img.shape[0]:(index + 1) * img.shape[0]]
-            out[..., top:top + tile_h, left:left + tile_w] += result * window
-            weight_sum[..., top:top + tile_h, left:left + tile_w] += window
+            result = results[index * img.shape[0] : (index + 1) * img.shape[0]]
+            out[..., top : top + tile_h, left : left + tile_w] += result * window
+            weight_sum[..., top : top + tile_h, left : left + tile_w] += window
         done += len(group)
         if progress is not None:
             progress(done, len(boxes))

@@ -31,7 +31,9 @@ def prepare_pair(a, b, crop_border: int, y_channel: bool, metric: str) -> Tuple[
         x, y = _numpy_to_batch(a, metric), _numpy_to_batch(b, metric)
     elif isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.ndim not in (3, 4):
-            raise DcptError(f"{metric}: expected a B x C x H x W or C x H x W tensor, got shape {tuple(a.shape)}")
+            raise DcptError(
+                f"{metric}: expected a B x C x H x W or C x H x W tensor, got shape {tuple(a.shape)}"
+            )
         kind = "batch" if a.ndim == 4 else "single"
         x, y = _tensor_to_batch(a), _tensor_to_batch(b)
     else:
@@ -47,7 +49,9 @@ def prepare_pair(a, b, crop_border: int, y_channel: bool, metric: str) -> Tuple[
         x = x[..., crop_border:-crop_border, crop_border:-crop_border]
         y = y[..., crop_border:-crop_border, crop_border:-crop_border]
         if x.shape[-1] == 0 or x.shape[-2] == 0:
-            raise DcptError(f"{metric}: crop_border {crop_border} leaves no pixels of a {tuple(a.shape)} image")
+            raise DcptError(
+                f"{metric}: crop_border {crop_border} leaves no pixels of a {tuple(a.shape)} image"
+            )
     if y_channel and x.shape[1] == 3:
         x, y = rgb_to_y(x), rgb_to_y(y)
     return x, y, kind

@@ -62,7 +62,9 @@ def save_checkpoint(
 
     path = Path(path)
     if not hasattr(model, "arch_name"):
-        raise DcptError("cannot save a model that was not built by dcpt.models.create_model (it has no arch_name)")
+        raise DcptError(
+            "cannot save a model that was not built by dcpt.models.create_model (it has no arch_name)"
+        )
     header = {"format": FORMAT, "version": VERSION, "arch": model.arch_name, "arch_config": model.arch_config}
     if getattr(model, "preset_name", None):
         header["preset"] = model.preset_name
@@ -115,7 +117,9 @@ def load_bundle(path, arch: Optional[str] = None, map_location="cpu") -> Bundle:
         from .classifier import DegradationClassifier
 
         classifier = DegradationClassifier(**header["classifier"])
-        cls_state = {k[len(CLASSIFIER_PREFIX):]: v for k, v in tensors.items() if k.startswith(CLASSIFIER_PREFIX)}
+        cls_state = {
+            k[len(CLASSIFIER_PREFIX) :]: v for k, v in tensors.items() if k.startswith(CLASSIFIER_PREFIX)
+        }
         load_state_strict(classifier, cls_state, path, "classifier")
         classifier.to(map_location)
     net.to(map_location)
@@ -134,11 +138,17 @@ def load_state_strict(module: nn.Module, state: Dict[str, torch.Tensor], path, w
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     mismatched = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and state[k].shape != v.shape
     ]
     if missing or unexpected or mismatched:
         parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch (file vs model)", mismatched)):
+        for label, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("shape mismatch (file vs model)", mismatched),
+        ):
             if keys:
                 more = f" (+{len(keys) - 5} more)" if len(keys) > 5 else ""
                 parts.append(f"{label}: {', '.join(keys[:5])}{more}")
@@ -146,16 +156,22 @@ def load_state_strict(module: nn.Module, state: Dict[str, torch.Tensor], path, w
     module.load_state_dict(state, strict=True)
 
 
-def _plain(state: Dict[str, torch.Tensor], prefix: str = "", dtype: Optional[torch.dtype] = None) -> Dict[str, torch.Tensor]:
+def _plain(
+    state: Dict[str, torch.Tensor], prefix: str = "", dtype: Optional[torch.dtype] = None
+) -> Dict[str, torch.Tensor]:
     if dtype is not None and not dtype.is_floating_point:
-        raise DcptError(f"checkpoint dtype: expected a floating-point type such as torch.float16, got {dtype}")
+        raise DcptError(
+            f"checkpoint dtype: expected a floating-point type such as torch.float16, got {dtype}"
+        )
 
     def plain(name: str, v: torch.Tensor) -> torch.Tensor:
         v = v.detach().to("cpu")
         if dtype is not None and v.is_floating_point():
             cast = v.to(dtype)
             if not torch.isfinite(cast).all() and torch.isfinite(v).all():
-                raise DcptError(f"{prefix}{name} has values outside the range of {dtype}; save it in a wider type")
+                raise DcptError(
+                    f"{prefix}{name} has values outside the range of {dtype}; save it in a wider type"
+                )
             v = cast
         return v.contiguous().clone()
 
@@ -187,15 +203,21 @@ def _read_safetensors(path: Path, map_location):
             metadata = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:  # safetensors raises several types for damaged files
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc})"
+        ) from None
     try:
         header = json.loads(metadata[HEADER_KEY])
     except (KeyError, ValueError):
-        raise CheckpointError(f"{path} is a safetensors file without a dcpt header (not written by dcpt)") from None
+        raise CheckpointError(
+            f"{path} is a safetensors file without a dcpt header (not written by dcpt)"
+        ) from None
     if header.get("format") != FORMAT or "arch" not in header or "arch_config" not in header:
         raise CheckpointError(f"{path} has an invalid dcpt header: {metadata[HEADER_KEY][:200]}")
     if header.get("version", 0) > VERSION:
-        raise CheckpointError(f"{path} is dcpt checkpoint version {header['version']}; this dcpt reads up to {VERSION}")
+        raise CheckpointError(
+            f"{path} is dcpt checkpoint version {header['version']}; this dcpt reads up to {VERSION}"
+        )
     return header, tensors
 
 

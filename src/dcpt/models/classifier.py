@@ -24,8 +24,10 @@ from torch import nn
 from ..errors import DcptError
 from .layers import LayerNorm2d
 
-
-TAPS = ("decoder", "encoder")  # which features of a net a classifier reads; nets list theirs in `feature_taps`
+TAPS = (
+    "decoder",
+    "encoder",
+)  # which features of a net a classifier reads; nets list theirs in `feature_taps`
 
 
 def check_taps(taps: str, supported: Sequence[str], arch: str) -> None:

@@ -21,7 +21,9 @@ class Complexity:
     size: int
 
     def __str__(self) -> str:
-        return f"{self.params / 1e6:.3f} M parameters, {self.macs / 1e9:.2f} GMACs at {self.size} x {self.size}"
+        return (
+            f"{self.params / 1e6:.3f} M parameters, {self.macs / 1e9:.2f} GMACs at {self.size} x {self.size}"
+        )
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -41,15 +41,19 @@ def read_state_dict(path: Path, map_location="cpu") -> Dict[str, torch.Tensor]:
             ) from None
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({exc})") from None
     except Exception as exc:  # zip / EOF / unpickling errors of damaged files
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc})"
+        ) from None
     if isinstance(obj, dict):
         for key in ("params_ema", "params"):
             if isinstance(obj.get(key), dict):
                 obj = obj[key]
                 break
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(f"{path} holds no state dict (expected params_ema, params or a dict of tensors)")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+        raise CheckpointError(
+            f"{path} holds no state dict (expected params_ema, params or a dict of tensors)"
+        )
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in obj.items()}
 
 
 def load_basicsr(path, arch: Optional[str], map_location="cpu") -> nn.Module:
@@ -76,8 +80,11 @@ def load_basicsr(path, arch: Optional[str], map_location="cpu") -> nn.Module:
 NAFNET_STAGE_KEYS = {  # naming -> regexes of (encoder stage, block), (middle block), (decoder stage, block)
     "megvii": (r"encoders\.(\d+)\.(\d+)\.", r"middle_blks\.(\d+)\.", r"decoders\.(\d+)\.(\d+)\."),
     "dcpt": (r"encoders\.(\d+)\.(\d+)\.", r"middle_blks\.(\d+)\.", r"decoder(\d+)\.(\d+)\."),
-    "maskdcpt": (r"encoders\.(\d+)\.blocks\.(\d+)\.", r"middle_blks\.blocks\.(\d+)\.",
-                 r"decoder(\d+)\.blocks\.(\d+)\."),
+    "maskdcpt": (
+        r"encoders\.(\d+)\.blocks\.(\d+)\.",
+        r"middle_blks\.blocks\.(\d+)\.",
+        r"decoder(\d+)\.blocks\.(\d+)\.",
+    ),
 }
 
 

@@ -18,8 +18,10 @@ import torch.nn.functional as F
 
 from ..errors import DcptError
 
-
-MASK_THROUGH = ("all", "encoder")  # how far a net's `forward_masked` keeps the mask (see docs/architecture.md)
+MASK_THROUGH = (
+    "all",
+    "encoder",
+)  # how far a net's `forward_masked` keeps the mask (see docs/architecture.md)
 
 
 def check_through(through: str) -> None:

@@ -66,7 +66,9 @@ class NAFBlock(nn.Module):
         self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
         self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
 
-    def forward(self, inp: torch.Tensor, mask: Optional[torch.Tensor] = None, through: str = "all") -> torch.Tensor:
+    def forward(
+        self, inp: torch.Tensor, mask: Optional[torch.Tensor] = None, through: str = "all"
+    ) -> torch.Tensor:
         if mask is None:
             x = self.sg(self.conv2(self.conv1(self.norm1(inp))))
             y = inp + self.conv3(x * self.sca(x)) * self.beta
@@ -166,8 +168,10 @@ class NAFNet(nn.Module):
         self.padder_size = 2 ** len(enc_blk_nums)
         self.mask_patch_size = int(mask_patch_size or self.padder_size)
         if self.mask_patch_size % self.padder_size:
-            raise ConfigError(f"NAFNet mask_patch_size must be a multiple of 2 ** levels = {self.padder_size} "
-                              f"(one pixel of the coarsest scale), got {mask_patch_size}")
+            raise ConfigError(
+                f"NAFNet mask_patch_size must be a multiple of 2 ** levels = {self.padder_size} "
+                f"(one pixel of the coarsest scale), got {mask_patch_size}"
+            )
         self.naming = naming
 
         def stage(c: int, num: int) -> nn.Module:
@@ -209,13 +213,20 @@ class NAFNet(nn.Module):
     def features(self, x: torch.Tensor, taps: str = "decoder") -> List[torch.Tensor]:
         return self._run(x, head=False, taps=taps)[1]
 
-    def forward_masked(self, x: torch.Tensor, mask: torch.Tensor, taps: str = "decoder",
-                       through: str = "all") -> Tuple[torch.Tensor, List[torch.Tensor]]:
+    def forward_masked(
+        self, x: torch.Tensor, mask: torch.Tensor, taps: str = "decoder", through: str = "all"
+    ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
         check_through(through)
         return self._run(x, check_mask(mask, x), taps=taps, through=through)
 
-    def _run(self, inp: torch.Tensor, mask: Optional[torch.Tensor] = None, head: bool = True,
-             taps: str = "decoder", through: str = "all"):
+    def _run(
+        self,
+        inp: torch.Tensor,
+        mask: Optional[torch.Tensor] = None,
+        head: bool = True,
+        taps: str = "decoder",
+        through: str = "all",
+    ):
         check_taps(taps, self.feature_taps, type(self).__name__)
         height, width = inp.shape[-2:]
         if mask is None:
@@ -265,7 +276,9 @@ class NAFNet(nn.Module):
         """
         p = self.mask_patch_size
         inp = pad_to_multiple(inp * mask, p)
-        grid = resize_mask(pad_to_multiple(mask, p, mode="replicate"), (inp.shape[-2] // p, inp.shape[-1] // p))
+        grid = resize_mask(
+            pad_to_multiple(mask, p, mode="replicate"), (inp.shape[-2] // p, inp.shape[-1] // p)
+        )
         return inp * resize_mask(grid, inp.shape[-2:]), grid
 
 

@@ -61,18 +61,33 @@ class PromptIR(PyramidTransformerNet):
     default so that the parameter set equals the releases'.
     """
 
-    def __init__(self, inp_channels: int = 3, out_channels: int = 3, dim: int = 48,
-                 num_blocks: Sequence[int] = (4, 6, 6, 8), num_refinement_blocks: int = 4,
-                 heads: Sequence[int] = (1, 2, 4, 8), ffn_expansion_factor: float = 2.66, bias: bool = False,
-                 layernorm_type: str = "WithBias", key_layout: str = "upstream", decoder: bool = True,
-                 prompt_dims: Sequence[int] = (64, 128, 320), prompt_sizes: Sequence[int] = (64, 32, 16),
-                 prompt_len: int = 5, unused_upstream_layers: bool = True, mask_token: bool = False):
+    def __init__(
+        self,
+        inp_channels: int = 3,
+        out_channels: int = 3,
+        dim: int = 48,
+        num_blocks: Sequence[int] = (4, 6, 6, 8),
+        num_refinement_blocks: int = 4,
+        heads: Sequence[int] = (1, 2, 4, 8),
+        ffn_expansion_factor: float = 2.66,
+        bias: bool = False,
+        layernorm_type: str = "WithBias",
+        key_layout: str = "upstream",
+        decoder: bool = True,
+        prompt_dims: Sequence[int] = (64, 128, 320),
+        prompt_sizes: Sequence[int] = (64, 32, 16),
+        prompt_len: int = 5,
+        unused_upstream_layers: bool = True,
+        mask_token: bool = False,
+    ):
         super().__init__()
         if not decoder:
             raise DcptError("PromptIR needs decoder=True (upstream's decoder=False does not run)")
         if len(num_blocks) != 4 or len(heads) != 4 or len(prompt_dims) != 3 or len(prompt_sizes) != 3:
-            raise DcptError(f"PromptIR needs 4 num_blocks/heads and 3 prompt_dims/prompt_sizes, got "
-                            f"{num_blocks}, {heads}, {prompt_dims}, {prompt_sizes}")
+            raise DcptError(
+                f"PromptIR needs 4 num_blocks/heads and 3 prompt_dims/prompt_sizes, got "
+                f"{num_blocks}, {heads}, {prompt_dims}, {prompt_sizes}"
+            )
         self.in_channels = inp_channels
         self.feature_channels = (2 * dim, 2 * dim, 4 * dim)
         p1, p2, p3 = prompt_dims
@@ -115,17 +130,22 @@ class PromptIR(PyramidTransformerNet):
             self.mask_token = nn.Parameter(torch.zeros(dim))
 
     @staticmethod
-    def _prompted(x: Tensor, prompt: PromptGenBlock, interaction: nn.Module, reduce: nn.Conv2d,
-                  mask: Optional[Tensor]) -> Tensor:
+    def _prompted(
+        x: Tensor, prompt: PromptGenBlock, interaction: nn.Module, reduce: nn.Conv2d, mask: Optional[Tensor]
+    ) -> Tensor:
         return reduce(interaction(torch.cat([x, prompt(x, mask)], 1), mask))
 
     def _trunk(self, embedded: Tensor, masks: Optional[List[Tensor]] = None) -> List[Tensor]:
         m = masks or [None] * 4
         enc1, enc2, enc3, latent = self._encode(embedded, m)
         latent = self._prompted(latent, self.prompt3, self.noise_level3, self.reduce_noise_level3, m[3])
-        dec3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(latent, m[3]), enc3], 1)), m[2])
+        dec3 = self.decoder_level3(
+            self.reduce_chan_level3(torch.cat([self.up4_3(latent, m[3]), enc3], 1)), m[2]
+        )
         dec3 = self._prompted(dec3, self.prompt2, self.noise_level2, self.reduce_noise_level2, m[2])
-        dec2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(dec3, m[2]), enc2], 1)), m[1])
+        dec2 = self.decoder_level2(
+            self.reduce_chan_level2(torch.cat([self.up3_2(dec3, m[2]), enc2], 1)), m[1]
+        )
         dec2 = self._prompted(dec2, self.prompt1, self.noise_level1, self.reduce_noise_level1, m[1])
         dec1 = self.decoder_level1(torch.cat([self.up2_1(dec2, m[1]), enc1], 1), m[0])
         return [dec1, dec2, dec3]
@@ -136,9 +156,14 @@ def infer_promptir_config(state: Dict[str, Tensor]) -> Dict:
     prompts = [state.get(f"prompt{i}.prompt_param") for i in (1, 2, 3)]
     if any(p is None for p in prompts):
         raise DcptError("not a PromptIR state dict: prompt1..3.prompt_param are missing")
-    return dict(infer_pyramid_config(state), decoder=True, prompt_dims=tuple(int(p.shape[2]) for p in prompts),
-                prompt_sizes=tuple(int(p.shape[3]) for p in prompts), prompt_len=int(prompts[0].shape[1]),
-                unused_upstream_layers="chnl_reduce1.weight" in state)
+    return dict(
+        infer_pyramid_config(state),
+        decoder=True,
+        prompt_dims=tuple(int(p.shape[2]) for p in prompts),
+        prompt_sizes=tuple(int(p.shape[3]) for p in prompts),
+        prompt_len=int(prompts[0].shape[1]),
+        unused_upstream_layers="chnl_reduce1.weight" in state,
+    )
 
 
 register_arch("promptir", PromptIR)
@@ -148,19 +173,41 @@ register_config_inferer("promptir", infer_promptir_config)
 @register_model("promptir-5d", arch="promptir")
 def promptir_5d():
     """The DCPT release's 5-degradation PromptIR (its promptir_arch.PromptIR, test_PromptIR_5d.yml)."""
-    return dict(dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8), decoder=True,
-                unused_upstream_layers=False)
+    return dict(
+        dim=48,
+        num_blocks=(4, 6, 6, 8),
+        num_refinement_blocks=4,
+        heads=(1, 2, 4, 8),
+        decoder=True,
+        unused_upstream_layers=False,
+    )
 
 
 @register_model("promptir-maskdcpt-5d", arch="promptir")
 def promptir_maskdcpt_5d():
     """The MaskDCPT release's 5-degradation PromptIR (promptir_arch.PromptIR, test_PromptIR_5d.yml)."""
-    return dict(dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8), decoder=True,
-                bias=True, key_layout="maskdcpt", unused_upstream_layers=False)
+    return dict(
+        dim=48,
+        num_blocks=(4, 6, 6, 8),
+        num_refinement_blocks=4,
+        heads=(1, 2, 4, 8),
+        decoder=True,
+        bias=True,
+        key_layout="maskdcpt",
+        unused_upstream_layers=False,
+    )
 
 
 @register_model("promptir-tiny", arch="promptir")
 def promptir_tiny():
     """A 16-wide PromptIR (one block per level, small prompts) for tests and CPU demos."""
-    return dict(dim=16, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1, heads=(1, 1, 2, 2),
-                prompt_dims=(16, 32, 48), prompt_sizes=(16, 8, 4), prompt_len=3, unused_upstream_layers=False)
+    return dict(
+        dim=16,
+        num_blocks=(1, 1, 1, 1),
+        num_refinement_blocks=1,
+        heads=(1, 1, 2, 2),
+        prompt_dims=(16, 32, 48),
+        prompt_sizes=(16, 8, 4),
+        prompt_len=3,
+        unused_upstream_layers=False,
+    )

@@ -33,7 +33,7 @@ STAGE_PREFIXES = {"upstream": "", "dcpt-restormer": "body.", "maskdcpt": "blocks
 
 def crop_levels(features: Sequence[Tensor], height: int, width: int) -> List[Tensor]:
     """Crop padded feature maps, level i at stride 2**i, back to the input's extent (ceil of H / stride)."""
-    return [feat[..., : -(-height // 2 ** i), : -(-width // 2 ** i)] for i, feat in enumerate(features)]
+    return [feat[..., : -(-height // 2**i), : -(-width // 2**i)] for i, feat in enumerate(features)]
 
 
 class PyramidTransformerNet(nn.Module):
@@ -52,7 +52,9 @@ class PyramidTransformerNet(nn.Module):
     feature_channels: tuple
     feature_taps = ("decoder",)  # the classifier taps it can give (see dcpt.models.classifier)
 
-    def _build_encoder(self, cfg: BlockConfig, dim: int, num_blocks: Sequence[int], heads: Sequence[int]) -> None:
+    def _build_encoder(
+        self, cfg: BlockConfig, dim: int, num_blocks: Sequence[int], heads: Sequence[int]
+    ) -> None:
         """Restormer's encoder, levels at widths dim, 2dim, 4dim, and its 8dim latent (PromptIR's too)."""
         self.encoder_level1 = cfg.stage(dim, heads[0], num_blocks[0])
         self.down1_2 = cfg.resample(dim, "down")
@@ -114,20 +116,31 @@ def infer_pyramid_config(state: Dict[str, Tensor]) -> Dict:
     the key layout is read from the names (``encoder_level1.body.0.…``, ``….blocks.0.…``)."""
     if "patch_embed.proj.weight" not in state:
         raise DcptError("not a Restormer-style state dict: it has no patch_embed.proj.weight")
-    layout = next((name for name, p in STAGE_PREFIXES.items() if p and f"encoder_level1.{p}0.attn.temperature"
-                   in state), "upstream")
+    layout = next(
+        (
+            name
+            for name, p in STAGE_PREFIXES.items()
+            if p and f"encoder_level1.{p}0.attn.temperature" in state
+        ),
+        "upstream",
+    )
     prefix = STAGE_PREFIXES[layout]
     norm_bias = "norm1.bias" if layout == "maskdcpt" else "norm1.body.bias"
     dim, in_channels = state["patch_embed.proj.weight"].shape[:2]
     hidden = state[f"encoder_level1.{prefix}0.ffn.project_out.weight"].shape[1]
 
     def depth(stage: str) -> int:
-        return len({k[len(stage) + 1 + len(prefix):].split(".")[0] for k in state if k.startswith(stage + ".")})
+        return len(
+            {k[len(stage) + 1 + len(prefix) :].split(".")[0] for k in state if k.startswith(stage + ".")}
+        )
 
     stages = ("encoder_level1", "encoder_level2", "encoder_level3", "latent")
     return dict(
-        inp_channels=int(in_channels), out_channels=int(state["output.weight"].shape[0]), dim=int(dim),
-        num_blocks=tuple(depth(s) for s in stages), num_refinement_blocks=depth("refinement"),
+        inp_channels=int(in_channels),
+        out_channels=int(state["output.weight"].shape[0]),
+        dim=int(dim),
+        num_blocks=tuple(depth(s) for s in stages),
+        num_refinement_blocks=depth("refinement"),
         heads=tuple(int(state[f"{s}.{prefix}0.attn.temperature"].shape[0]) for s in stages),
         ffn_expansion_factor=2.66 if int(dim * 2.66) == hidden else hidden / dim,
         bias="output.bias" in state,

@@ -54,7 +54,9 @@ def build_arch(arch: str, **kwargs) -> nn.Module:
     params = inspect.signature(cls.__init__).parameters
     unknown = sorted(k for k in kwargs if k not in params)
     if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        raise DcptError(f"{arch} has no option(s) {', '.join(unknown)}; valid: {', '.join(p for p in params if p != 'self')}")
+        raise DcptError(
+            f"{arch} has no option(s) {', '.join(unknown)}; valid: {', '.join(p for p in params if p != 'self')}"
+        )
     model = cls(**kwargs)
     model.arch_name = ARCHS.canonical(arch)
     model.arch_config = dict(kwargs)

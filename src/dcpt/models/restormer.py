@@ -37,14 +37,27 @@ class Restormer(PyramidTransformerNet):
     equals the releases'.
     """
 
-    def __init__(self, inp_channels: int = 3, out_channels: int = 3, dim: int = 48,
-                 num_blocks: Sequence[int] = (4, 6, 6, 8), num_refinement_blocks: int = 4,
-                 heads: Sequence[int] = (1, 2, 4, 8), ffn_expansion_factor: float = 2.66, bias: bool = False,
-                 layernorm_type: str = "WithBias", layernorm_eps: float = 1e-5, attention: str = "softmax",
-                 key_layout: str = "upstream", mask_token: bool = False):
+    def __init__(
+        self,
+        inp_channels: int = 3,
+        out_channels: int = 3,
+        dim: int = 48,
+        num_blocks: Sequence[int] = (4, 6, 6, 8),
+        num_refinement_blocks: int = 4,
+        heads: Sequence[int] = (1, 2, 4, 8),
+        ffn_expansion_factor: float = 2.66,
+        bias: bool = False,
+        layernorm_type: str = "WithBias",
+        layernorm_eps: float = 1e-5,
+        attention: str = "softmax",
+        key_layout: str = "upstream",
+        mask_token: bool = False,
+    ):
         super().__init__()
         if len(num_blocks) != 4 or len(heads) != 4:
-            raise DcptError(f"num_blocks and heads need 4 entries (3 levels + latent), got {num_blocks}, {heads}")
+            raise DcptError(
+                f"num_blocks and heads need 4 entries (3 levels + latent), got {num_blocks}, {heads}"
+            )
         self.in_channels = inp_channels
         self.feature_channels = (2 * dim, 2 * dim, 4 * dim)
         cfg = BlockConfig(ffn_expansion_factor, bias, layernorm_type, layernorm_eps, attention, key_layout)
@@ -69,8 +82,12 @@ class Restormer(PyramidTransformerNet):
     def _trunk(self, embedded: Tensor, masks: Optional[List[Tensor]] = None) -> List[Tensor]:
         m = masks or [None] * 4
         enc1, enc2, enc3, latent = self._encode(embedded, m)
-        dec3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(latent, m[3]), enc3], 1)), m[2])
-        dec2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(dec3, m[2]), enc2], 1)), m[1])
+        dec3 = self.decoder_level3(
+            self.reduce_chan_level3(torch.cat([self.up4_3(latent, m[3]), enc3], 1)), m[2]
+        )
+        dec2 = self.decoder_level2(
+            self.reduce_chan_level2(torch.cat([self.up3_2(dec3, m[2]), enc2], 1)), m[1]
+        )
         dec1 = self.decoder_level1(torch.cat([self.up2_1(dec2, m[1]), enc1], 1), m[0])
         return [dec1, dec2, dec3]
 
@@ -91,15 +108,29 @@ register_config_inferer("restormer", infer_restormer_config)
 @register_model("restormer-5d", arch="restormer")
 def restormer_5d():
     """The DCPT release's 5-degradation Restormer (its restormer_arch.Restormer, test_Restormer_5d.yml)."""
-    return dict(dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8),
-                layernorm_type="BiasFree", layernorm_eps=1e-6, attention="relu", key_layout="dcpt-restormer")
+    return dict(
+        dim=48,
+        num_blocks=(4, 6, 6, 8),
+        num_refinement_blocks=4,
+        heads=(1, 2, 4, 8),
+        layernorm_type="BiasFree",
+        layernorm_eps=1e-6,
+        attention="relu",
+        key_layout="dcpt-restormer",
+    )
 
 
 @register_model("restormer-maskdcpt-5d", arch="restormer")
 def restormer_maskdcpt_5d():
     """The MaskDCPT release's 5-degradation Restormer (restormer_arch.Restormer, test_Restormer_5d.yml)."""
-    return dict(dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8),
-                layernorm_type="WithBias", key_layout="maskdcpt")
+    return dict(
+        dim=48,
+        num_blocks=(4, 6, 6, 8),
+        num_refinement_blocks=4,
+        heads=(1, 2, 4, 8),
+        layernorm_type="WithBias",
+        key_layout="maskdcpt",
+    )
 
 
 @register_model("restormer-tiny", arch="restormer")

@@ -33,7 +33,7 @@ from .import_basicsr import register_config_inferer
 from .layers import pad_to_multiple
 from .masking import apply_mask, check_mask, check_through
 from .registry import register_arch, register_model
-from .swinir_blocks import PatchNorm, RSTB, hide, init_weights, residual_conv, shifted_window_mask
+from .swinir_blocks import RSTB, PatchNorm, hide, init_weights, residual_conv, shifted_window_mask
 from .transformer_blocks import AdaptsReleaseCheckpoints, adapt_on_load, check_image
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K mean that upstream subtracts from RGB inputs
@@ -51,19 +51,32 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
 
     feature_taps = ("decoder",)  # the classifier taps it can give (see dcpt.models.classifier)
 
-    def __init__(self, in_chans: int = 3, embed_dim: int = 180, depths: Sequence[int] = (6, 6, 6, 6, 6, 6),
-                 num_heads: Sequence[int] = (6, 6, 6, 6, 6, 6), window_size: int = 8, mlp_ratio: float = 2.0,
-                 img_range: float = 1.0, resi_connection: str = "1conv", drop_path_rate: float = 0.0,
-                 relative_position_bias: bool = True, shift_mask: bool = True, group_names: str = "layers",
-                 mask_token: bool = False):
+    def __init__(
+        self,
+        in_chans: int = 3,
+        embed_dim: int = 180,
+        depths: Sequence[int] = (6, 6, 6, 6, 6, 6),
+        num_heads: Sequence[int] = (6, 6, 6, 6, 6, 6),
+        window_size: int = 8,
+        mlp_ratio: float = 2.0,
+        img_range: float = 1.0,
+        resi_connection: str = "1conv",
+        drop_path_rate: float = 0.0,
+        relative_position_bias: bool = True,
+        shift_mask: bool = True,
+        group_names: str = "layers",
+        mask_token: bool = False,
+    ):
         super().__init__()
         if len(depths) != len(num_heads) or not depths:
             raise DcptError(f"depths and num_heads need one entry per group, got {depths} and {num_heads}")
         if window_size < 2:
             raise DcptError(f"window_size must be at least 2, got {window_size}")
         if group_names not in GROUP_NAMES or (group_names == "encode_decode" and len(depths) % 2):
-            raise DcptError(f"group_names must be one of {GROUP_NAMES} ('encode_decode' with an even number of "
-                            f"groups), got {group_names!r} with {len(depths)} groups")
+            raise DcptError(
+                f"group_names must be one of {GROUP_NAMES} ('encode_decode' with an even number of "
+                f"groups), got {group_names!r} with {len(depths)} groups"
+            )
         self.in_channels = in_chans
         self.window_size = window_size
         self.mask_patch_size = window_size
@@ -77,9 +90,19 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
         total = sum(depths)
         rates = [drop_path_rate * i / max(1, total - 1) for i in range(total)]
         starts = [sum(depths[:i]) for i in range(len(depths))]
-        groups = [RSTB(embed_dim, depth, heads, window_size, mlp_ratio, rates[start:start + depth],
-                       relative_position_bias, resi_connection)
-                  for depth, heads, start in zip(depths, num_heads, starts)]
+        groups = [
+            RSTB(
+                embed_dim,
+                depth,
+                heads,
+                window_size,
+                mlp_ratio,
+                rates[start : start + depth],
+                relative_position_bias,
+                resi_connection,
+            )
+            for depth, heads, start in zip(depths, num_heads, starts)
+        ]
         if group_names == "layers":
             self.layers = nn.ModuleList(groups)
         else:
@@ -99,7 +122,10 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
         """The residual groups in the order they run."""
         if hasattr(self, "layers"):
             return list(self.layers)
-        return [*self.encode_layers, *(getattr(self, f"decode_layers{i}") for i in range(len(self.encode_layers)))]
+        return [
+            *self.encode_layers,
+            *(getattr(self, f"decode_layers{i}") for i in range(len(self.encode_layers))),
+        ]
 
     def _body(self, shallow: Tensor, visible: Optional[Tensor] = None) -> Tuple[Tensor, List[Tensor]]:
         """Shallow features (B x C x H x W) -> (normed deep features, each RSTB's output), all B x C x H x W;
@@ -185,6 +211,7 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
 
 def group_prefixes(state: Dict[str, Tensor]) -> Tuple[List[str], str]:
     """The residual groups' key prefixes in running order, and the layout they imply."""
+
     def indices(pattern: str) -> List[int]:
         return sorted({int(m.group(1)) for m in map(re.compile(pattern).match, state) if m})
 
@@ -205,17 +232,27 @@ def infer_swinir_config(state: Dict[str, Tensor]) -> Dict:
         raise DcptError("not a SwinIR state dict: it has no conv_first.weight")
     embed_dim, in_chans = (int(n) for n in state["conv_first.weight"].shape[:2])
     prefixes, layout = group_prefixes(state)
-    depths = tuple(len({k[len(p):].split(".")[3] for k in state if k.startswith(f"{p}.residual_group.blocks.")})
-                   for p in prefixes)
+    depths = tuple(
+        len({k[len(p) :].split(".")[3] for k in state if k.startswith(f"{p}.residual_group.blocks.")})
+        for p in prefixes
+    )
     tables = [state.get(f"{p}.residual_group.blocks.0.attn.relative_position_bias_table") for p in prefixes]
     bias = tables[0] is not None
     heads = tuple(int(t.shape[1]) for t in tables) if bias else (6,) * len(prefixes)
     window = (round(tables[0].shape[0] ** 0.5) + 1) // 2 if bias else 8
     hidden = state[f"{prefixes[0]}.residual_group.blocks.0.mlp.fc1.weight"].shape[0]
-    return dict(in_chans=in_chans, embed_dim=embed_dim, depths=depths, num_heads=heads, window_size=window,
-                mlp_ratio=hidden / embed_dim,
-                resi_connection="3conv" if "conv_after_body.0.weight" in state else "1conv",
-                relative_position_bias=bias, shift_mask=bias, group_names=layout)
+    return dict(
+        in_chans=in_chans,
+        embed_dim=embed_dim,
+        depths=depths,
+        num_heads=heads,
+        window_size=window,
+        mlp_ratio=hidden / embed_dim,
+        resi_connection="3conv" if "conv_after_body.0.weight" in state else "1conv",
+        relative_position_bias=bias,
+        shift_mask=bias,
+        group_names=layout,
+    )
 
 
 register_arch("swinir", SwinIR)
@@ -225,8 +262,16 @@ register_config_inferer("swinir", infer_swinir_config)
 @register_model("swinir-5d", arch="swinir")
 def swinir_5d():
     """The DCPT release's SwinIR, 5D test config: 180 wide, 6 groups of 6 blocks, 6 heads, window 8."""
-    return dict(embed_dim=180, depths=(6,) * 6, num_heads=(6,) * 6, window_size=8, mlp_ratio=2.0,
-                relative_position_bias=False, shift_mask=False, group_names="encode_decode")
+    return dict(
+        embed_dim=180,
+        depths=(6,) * 6,
+        num_heads=(6,) * 6,
+        window_size=8,
+        mlp_ratio=2.0,
+        relative_position_bias=False,
+        shift_mask=False,
+        group_names="encode_decode",
+    )
 
 
 @register_model("swinir-maskdcpt-5d", arch="swinir")

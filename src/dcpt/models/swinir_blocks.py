@@ -47,8 +47,9 @@ def relative_position_index(window_size: int) -> Tensor:
     return rel[..., 0] * (2 * window_size - 1) + rel[..., 1]
 
 
-def shifted_window_mask(height: int, width: int, window_size: int, shift: int,
-                        device: Optional[torch.device] = None) -> Tensor:
+def shifted_window_mask(
+    height: int, width: int, window_size: int, shift: int, device: Optional[torch.device] = None
+) -> Tensor:
     """nW x N x N additive mask (0 or -100, as upstream) for windows of an image rolled by -`shift`.
 
     After the cyclic roll, a window at the bottom/right border holds pixels from up to four
@@ -76,7 +77,9 @@ class WindowAttention(nn.Module):
         self.num_heads = num_heads
         self.window_size = window_size
         if relative_position_bias:
-            self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, num_heads))
+            self.relative_position_bias_table = nn.Parameter(
+                torch.zeros((2 * window_size - 1) ** 2, num_heads)
+            )
             nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
             self.register_buffer("relative_position_index", relative_position_index(window_size))
         self.qkv = nn.Linear(dim, dim * 3)
@@ -86,14 +89,16 @@ class WindowAttention(nn.Module):
         """heads x N x N bias, or None without relative position bias."""
         if not hasattr(self, "relative_position_bias_table"):
             return None
-        n = self.window_size ** 2
+        n = self.window_size**2
         bias = self.relative_position_bias_table[self.relative_position_index.reshape(-1)]
         return bias.view(n, n, -1).permute(2, 0, 1)
 
     def forward(self, windows: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         """`windows`: B x nW x N x C; `mask`: nW x N x N additive or None."""
         b, nw, n, c = windows.shape
-        q, k, v = self.qkv(windows).view(b, nw, n, 3, self.num_heads, c // self.num_heads).permute(3, 0, 1, 4, 2, 5)
+        q, k, v = (
+            self.qkv(windows).view(b, nw, n, 3, self.num_heads, c // self.num_heads).permute(3, 0, 1, 4, 2, 5)
+        )
         bias = self.position_bias()
         if mask is not None:
             bias = mask[:, None] if bias is None else bias + mask[:, None]
@@ -125,8 +130,16 @@ def drop_path(x: Tensor, rate: float, training: bool) -> Tensor:
 class SwinTransformerBlock(nn.Module):
     """x + W-MSA(LN(x)) on (optionally shifted) windows, then x + MLP(LN(x)); x is B x H x W x C."""
 
-    def __init__(self, dim: int, num_heads: int, window_size: int, shift_size: int, mlp_ratio: float,
-                 drop_path_rate: float = 0.0, relative_position_bias: bool = True):
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int,
+        shift_size: int,
+        mlp_ratio: float,
+        drop_path_rate: float = 0.0,
+        relative_position_bias: bool = True,
+    ):
         super().__init__()
         self.window_size = window_size
         self.shift_size = shift_size
@@ -136,7 +149,9 @@ class SwinTransformerBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
-    def forward(self, x: Tensor, shift_mask: Optional[Tensor] = None, visible: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self, x: Tensor, shift_mask: Optional[Tensor] = None, visible: Optional[Tensor] = None
+    ) -> Tensor:
         _, h, w, _ = x.shape
         y = hide(self.norm1(x), visible)
         if self.shift_size:
@@ -153,13 +168,31 @@ class SwinTransformerBlock(nn.Module):
 class ResidualGroup(nn.Module):
     """The blocks of one RSTB, alternating plain and shifted windows (upstream's BasicLayer)."""
 
-    def __init__(self, dim: int, depth: int, num_heads: int, window_size: int, mlp_ratio: float,
-                 drop_path_rates: Sequence[float], relative_position_bias: bool):
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        window_size: int,
+        mlp_ratio: float,
+        drop_path_rates: Sequence[float],
+        relative_position_bias: bool,
+    ):
         super().__init__()
-        self.blocks = nn.ModuleList([
-            SwinTransformerBlock(dim, num_heads, window_size, 0 if i % 2 == 0 else window_size // 2, mlp_ratio,
-                                 drop_path_rates[i], relative_position_bias)
-            for i in range(depth)])
+        self.blocks = nn.ModuleList(
+            [
+                SwinTransformerBlock(
+                    dim,
+                    num_heads,
+                    window_size,
+                    0 if i % 2 == 0 else window_size // 2,
+                    mlp_ratio,
+                    drop_path_rates[i],
+                    relative_position_bias,
+                )
+                for i in range(depth)
+            ]
+        )
 
     def forward(self, x: Tensor, shift_mask: Optional[Tensor], visible: Optional[Tensor] = None) -> Tensor:
         for block in self.blocks:
@@ -172,20 +205,34 @@ def residual_conv(dim: int, kind: str) -> nn.Module:
     if kind == "1conv":
         return nn.Conv2d(dim, dim, 3, 1, 1)
     if kind == "3conv":
-        return nn.Sequential(nn.Conv2d(dim, dim // 4, 3, 1, 1), nn.LeakyReLU(0.2, inplace=True),
-                             nn.Conv2d(dim // 4, dim // 4, 1, 1, 0), nn.LeakyReLU(0.2, inplace=True),
-                             nn.Conv2d(dim // 4, dim, 3, 1, 1))
+        return nn.Sequential(
+            nn.Conv2d(dim, dim // 4, 3, 1, 1),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(dim // 4, dim // 4, 1, 1, 0),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(dim // 4, dim, 3, 1, 1),
+        )
     raise DcptError(f"resi_connection must be '1conv' or '3conv', got {kind!r}")
 
 
 class RSTB(nn.Module):
     """Residual Swin Transformer Block: x + conv(Swin blocks(x)) on B x H x W x C tokens."""
 
-    def __init__(self, dim: int, depth: int, num_heads: int, window_size: int, mlp_ratio: float,
-                 drop_path_rates: Sequence[float], relative_position_bias: bool, resi_connection: str):
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        window_size: int,
+        mlp_ratio: float,
+        drop_path_rates: Sequence[float],
+        relative_position_bias: bool,
+        resi_connection: str,
+    ):
         super().__init__()
-        self.residual_group = ResidualGroup(dim, depth, num_heads, window_size, mlp_ratio, drop_path_rates,
-                                            relative_position_bias)
+        self.residual_group = ResidualGroup(
+            dim, depth, num_heads, window_size, mlp_ratio, drop_path_rates, relative_position_bias
+        )
         self.conv = residual_conv(dim, resi_connection)
 
     def forward(self, x: Tensor, shift_mask: Optional[Tensor], visible: Optional[Tensor] = None) -> Tensor:

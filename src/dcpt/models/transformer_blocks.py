@@ -104,7 +104,9 @@ class GDFN(nn.Module):
         super().__init__()
         hidden = int(dim * expansion)
         self.project_in = nn.Conv2d(dim, hidden * 2, kernel_size=1, bias=bias)
-        self.dwconv = nn.Conv2d(hidden * 2, hidden * 2, kernel_size=3, padding=1, groups=hidden * 2, bias=bias)
+        self.dwconv = nn.Conv2d(
+            hidden * 2, hidden * 2, kernel_size=3, padding=1, groups=hidden * 2, bias=bias
+        )
         self.project_out = nn.Conv2d(hidden, dim, kernel_size=1, bias=bias)
 
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
@@ -144,7 +146,9 @@ class Resample(nn.Module):
     def __init__(self, channels: int, direction: str, conv_name: str):
         super().__init__()
         down = direction == "down"
-        conv = nn.Conv2d(channels, channels // 2 if down else channels * 2, kernel_size=3, padding=1, bias=False)
+        conv = nn.Conv2d(
+            channels, channels // 2 if down else channels * 2, kernel_size=3, padding=1, bias=False
+        )
         shuffle = nn.PixelUnshuffle(2) if down else nn.PixelShuffle(2)
         self.conv_name = conv_name
         if conv_name == "conv":
@@ -181,9 +185,11 @@ class BlockConfig:
     key_layout: str = "upstream"
 
     def __post_init__(self):
-        for name, value, valid in (("layernorm_type", self.layernorm_type, LAYERNORM_TYPES),
-                                   ("key_layout", self.key_layout, KEY_LAYOUTS),
-                                   ("attention", self.attention, ATTENTIONS)):
+        for name, value, valid in (
+            ("layernorm_type", self.layernorm_type, LAYERNORM_TYPES),
+            ("key_layout", self.key_layout, KEY_LAYOUTS),
+            ("attention", self.attention, ATTENTIONS),
+        ):
             if value not in valid:
                 raise DcptError(f"{name} must be one of {valid}, got {value!r}")
 

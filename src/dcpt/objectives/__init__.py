@@ -18,6 +18,13 @@ def build_objective(cfg: ObjectiveConfig):
     if cfg.name == "dcpt":
         return DcptObjective(cfg.cls_weight, cfg.rec_weight, cfg.focal_gamma)
     if cfg.name == "maskdcpt":
-        return MaskDcptObjective(cfg.cls_weight, cfg.rec_weight, cfg.mask_ratio, cfg.mask_patch, cfg.mask_mode,
-                                 cfg.focal_gamma, cfg.mask_through)
+        return MaskDcptObjective(
+            cfg.cls_weight,
+            cfg.rec_weight,
+            cfg.mask_ratio,
+            cfg.mask_patch,
+            cfg.mask_mode,
+            cfg.focal_gamma,
+            cfg.mask_through,
+        )
     return RestoreObjective(cfg.freq_weight)

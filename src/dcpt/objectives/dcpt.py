@@ -27,7 +27,7 @@ def classification_loss(logits: Tensor, labels: Tensor, focal_gamma: float = 0.0
     if not focal_gamma:
         return F.cross_entropy(logits, labels)
     log_p = F.log_softmax(logits, dim=1).gather(1, labels[:, None])[:, 0]
-    return (-(1.0 - log_p.exp()) ** focal_gamma * log_p).mean()
+    return (-((1.0 - log_p.exp()) ** focal_gamma) * log_p).mean()
 
 
 def accuracy(logits: Tensor, labels: Tensor) -> Tensor:

@@ -39,13 +39,22 @@ class MaskDcptObjective:
     trains = ("net", "classifier")
     find_unused_parameters = True
 
-    def __init__(self, cls_weight: float = 1.0, rec_weight: float = 1.0, mask_ratio: float = 0.5,
-                 mask_patch: Optional[int] = None, mask_mode: str = "sparse", focal_gamma: float = 0.0,
-                 mask_through: str = "all"):
+    def __init__(
+        self,
+        cls_weight: float = 1.0,
+        rec_weight: float = 1.0,
+        mask_ratio: float = 0.5,
+        mask_patch: Optional[int] = None,
+        mask_mode: str = "sparse",
+        focal_gamma: float = 0.0,
+        mask_through: str = "all",
+    ):
         if mask_mode not in MASK_MODES:
             raise ConfigError(f"mask_mode: expected one of {', '.join(MASK_MODES)}, got {mask_mode!r}")
         if mask_through not in MASK_THROUGH:
-            raise ConfigError(f"mask_through: expected one of {', '.join(MASK_THROUGH)}, got {mask_through!r}")
+            raise ConfigError(
+                f"mask_through: expected one of {', '.join(MASK_THROUGH)}, got {mask_through!r}"
+            )
         self.mask_through = mask_through
         self.cls_weight = cls_weight
         self.rec_weight = rec_weight
@@ -60,14 +69,18 @@ class MaskDcptObjective:
         if not hasattr(net, "forward_masked"):
             raise ConfigError(f"{type(net).__name__} has no masked forward; MaskDCPT needs one")
         if self.mask_mode == "token" and getattr(net, "mask_token", None) is None:
-            raise ConfigError(f"mask_mode 'token' needs a net built with a learned mask token "
-                              f"(model.overrides.mask_token: true on restormer / swinir / promptir); "
-                              f"{type(net).__name__} has none")
+            raise ConfigError(
+                f"mask_mode 'token' needs a net built with a learned mask token "
+                f"(model.overrides.mask_token: true on restormer / swinir / promptir); "
+                f"{type(net).__name__} has none"
+            )
         patch = getattr(net, "mask_patch_size", None)
         if self.mask_through == "all" and self.mask_patch and patch and self.mask_patch % patch:
-            raise ConfigError(f"objective.mask_patch {self.mask_patch} is not a multiple of the net's mask patch "
-                              f"{patch}: with mask_through 'all' the net would hide more than the mask does, and "
-                              f"the loss would score pixels the net never saw")
+            raise ConfigError(
+                f"objective.mask_patch {self.mask_patch} is not a multiple of the net's mask patch "
+                f"{patch}: with mask_through 'all' the net would hide more than the mask does, and "
+                f"the loss would score pixels the net never saw"
+            )
 
     def make_mask(self, lq: Tensor, net) -> Tensor:
         patch = self.mask_patch or net.mask_patch_size
@@ -89,7 +102,11 @@ class MaskDcptObjective:
         cls_loss = classification_loss(logits, labels, self.focal_gamma)
         rec_loss = masked_l1(y.float(), gt.float(), scored)
         loss = self.cls_weight * cls_loss + self.rec_weight * rec_loss
-        logs = {"cls_loss": cls_loss.detach(), "rec_loss": rec_loss.detach(), "acc": accuracy(logits.detach(), labels)}
+        logs = {
+            "cls_loss": cls_loss.detach(),
+            "rec_loss": rec_loss.detach(),
+            "acc": accuracy(logits.detach(), labels),
+        }
         return loss, logs
 
     @torch.no_grad()

@@ -1,6 +1,6 @@
 # Two entry points do the whole set-up on a fresh machine (see README):
 #   make demo   -> virtual env, CPU torch unless one is present, dcpt, then `dcpt demo`
-#   make test   -> the same set-up, then the test suite
+#   make test   -> the same set-up, then ruff, mypy and both test tiers (what CI runs)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 DEMO_ARGS ?=
 
-.PHONY: setup demo test clean
+.PHONY: setup demo lint test test-fast test-slow clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,21 @@ setup: $(VENV)/.installed
 demo: setup
 	$(BIN)/dcpt demo $(DEMO_ARGS)
 
-test: setup
+# Code health: a lint finding, a format drift or a type error fails `make test` (and CI).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Two tiers: the fast tier is plain `pytest` (slow tests skip themselves); the slow tier is the
+# tests marked `slow`. `make test` (what CI runs) is lint + both tiers.
+test-fast: setup
 	$(BIN)/python -m pytest -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q --runslow -m slow
+
+test: lint test-fast test-slow
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -88,6 +88,7 @@ def test_bad_step_count_and_out_file(tmp_path, capsys):
     _fails(["demo", "--out", str(tmp_path / "file")], capsys, "is a file")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["dcpt", "maskdcpt"])
 def test_shipped_classifier_names_held_out_degradations(objective):
     """The shipped fp16 checkpoint, loaded as a user would, names the degradation of held-out 256 px

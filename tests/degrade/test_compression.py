@@ -49,15 +49,3 @@ def test_per_sample_qualities_and_dtypes(images):
     one_by_one = torch.cat([degrade.apply("jpeg", images[i : i + 1].double(), levels[i]) for i in range(4)])
     assert torch.equal(batch, one_by_one)
     assert torch.equal(batch, degrade.apply("jpeg", images.double(), levels))
-
-
-def test_psnr_falls_strictly_over_sheet_levels(images):
-    spec = degrade.DEGRADATIONS.get("jpeg")
-    mse = [((degrade.apply("jpeg", images, lv) - images) ** 2).mean().item() for lv in spec.sheet_levels()]
-    assert 0 < mse[0] < mse[1] < mse[2]
-
-
-def test_tiny_image():
-    img = torch.rand(1, 3, 8, 9, generator=torch.Generator().manual_seed(0))
-    out = degrade.apply("jpeg", img, 95.0)
-    assert out.shape == img.shape and (out - img).abs().max() > 0

@@ -5,9 +5,11 @@ Two steps, not one: AdamW's first update is nearly lr * sign(grad), too blunt to
 import subprocess
 import sys
 
+import pytest
 import torch
 
 
+@pytest.mark.slow
 def test_two_process_step_equals_single_process_on_concatenated_batch(
     tmp_path, tiny_config, run_dcpt, dcpt_env
 ):

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -13,6 +14,7 @@ def _tensors(path):
     return load_file(str(path))
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_is_bit_identical(tmp_path, tiny_config, run_dcpt, dcpt_env):
     reference = tmp_path / "reference"
     run_dcpt("pretrain", tiny_config, "--out", reference)

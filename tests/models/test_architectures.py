@@ -11,6 +11,7 @@ import torch
 
 from dcpt.models import PRESETS, build_arch, create_model, list_models
 from dcpt.models.classifier import DegradationClassifier
+from dcpt.models.import_basicsr import CONFIG_INFERERS
 from dcpt.models.masking import random_patch_mask
 
 SMALL_PARAMS = 2_000_000
@@ -57,6 +58,17 @@ def test_declared_contract_and_rebuild_from_recorded_config(name):
     assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {
         k: v.shape for k, v in net.state_dict().items()
     }
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_config_is_inferred_from_the_state_dict_alone(name):
+    """A release `.pth` carries no config: its keys and shapes must give back the preset's options
+    (except the masking patch, which no weight shows; loading a `.pth` by preset name supplies it)."""
+    with torch.device("meta"):
+        net = create_model(name)
+    config = CONFIG_INFERERS[net.arch_name](net.state_dict())
+    shown = {k: v for k, v in net.arch_config.items() if k != "mask_patch_size"}
+    assert {k: config[k] for k in shown} == shown
 
 
 @pytest.mark.parametrize("name", SMALL)

@@ -179,13 +179,3 @@ def test_features_are_prompted_decoder_levels(tiny):
     feats = tiny.features(torch.rand(1, 3, 37, 53))
     assert [f.shape[1] for f in feats] == list(tiny.feature_channels) == [32, 32, 64]
     assert [tuple(f.shape[-2:]) for f in feats] == [(37, 53), (19, 27), (10, 14)]
-
-
-@pytest.mark.parametrize("preset", ["promptir", "promptir-5d", "promptir-maskdcpt-5d", "promptir-tiny"])
-def test_config_is_inferred_from_a_state_dict(preset):
-    from dcpt.models.import_basicsr import CONFIG_INFERERS
-
-    with torch.device("meta"):
-        net = create_model(preset)
-    config = CONFIG_INFERERS["promptir"](net.state_dict())
-    assert {k: config[k] for k in net.arch_config} == net.arch_config

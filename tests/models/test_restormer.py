@@ -190,13 +190,3 @@ def test_key_layouts_only_rename(preset, layout):
     torch.testing.assert_close(other(x), upstream(x))
     for a, b in zip(other.forward_masked(x, mask)[1], upstream.forward_masked(x, mask)[1]):
         torch.testing.assert_close(a, b)
-
-
-@pytest.mark.parametrize("preset", ["restormer-5d", "restormer-maskdcpt-5d", "restormer-tiny"])
-def test_config_is_inferred_from_a_state_dict(preset):
-    from dcpt.models.import_basicsr import CONFIG_INFERERS
-
-    with torch.device("meta"):
-        net = create_model(preset)
-    config = CONFIG_INFERERS["restormer"](net.state_dict())
-    assert {k: config[k] for k in net.arch_config} == net.arch_config

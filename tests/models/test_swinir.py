@@ -256,16 +256,6 @@ def test_masked_pass_rejects_an_unknown_through(tiny):
         tiny.forward_masked(torch.rand(1, 3, 8, 8), torch.ones(1, 1, 8, 8), through="decoder")
 
 
-@pytest.mark.parametrize("preset", ["swinir-5d", "swinir-maskdcpt-5d", "swinir-tiny"])
-def test_config_is_inferred_from_a_state_dict(preset):
-    from dcpt.models.import_basicsr import CONFIG_INFERERS
-
-    with torch.device("meta"):
-        net = create_model(preset)
-    config = CONFIG_INFERERS["swinir"](net.state_dict())
-    assert {k: config[k] for k in net.arch_config} == net.arch_config
-
-
 def test_meta_built_net_runs_after_loading_weights(tiny):
     with torch.device("meta"):
         net = create_model("swinir-tiny")

@@ -17,7 +17,7 @@ from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from dcpt.errors import DcptError
-from dcpt.metrics import METRICS, psnr, ssim
+from dcpt.metrics import psnr, ssim
 
 
 def sk_ssim(a, b, channel_axis=-1):
@@ -59,13 +59,15 @@ def test_psnr_matches_skimage(pairs, crop):
     for a, b in zip(clean, noisy):
         sl = np.s_[crop : a.shape[0] - crop, crop : a.shape[1] - crop]
         expected = peak_signal_noise_ratio(a[sl], b[sl], data_range=255)
-        assert abs(psnr(a, b, crop_border=crop) - expected) < 1e-4
-        assert abs(psnr(a.astype(np.float32), b.astype(np.float64), crop_border=crop) - expected) < 1e-4
+        assert abs(psnr(a, b, crop_border=crop).item() - expected) < 1e-4
+        assert (
+            abs(psnr(a.astype(np.float32), b.astype(np.float64), crop_border=crop).item() - expected) < 1e-4
+        )
 
 
 def test_psnr_analytic_constant_offset():
     a = np.full((8, 9, 3), 100, dtype=np.uint8)
-    assert psnr(a, a + 5) == pytest.approx(20 * math.log10(255 / 5), abs=1e-12)
+    assert psnr(a, a + 5).item() == pytest.approx(20 * math.log10(255 / 5), abs=1e-12)
 
 
 @pytest.mark.parametrize("crop", [0, 3])
@@ -73,24 +75,26 @@ def test_ssim_matches_skimage(pairs, crop):
     clean, noisy = pairs
     for a, b in zip(clean, noisy):
         sl = np.s_[crop : a.shape[0] - crop, crop : a.shape[1] - crop]
-        assert abs(ssim(a, b, crop_border=crop) - sk_ssim(a[sl], b[sl])) < 1e-5
+        assert abs(ssim(a, b, crop_border=crop).item() - sk_ssim(a[sl], b[sl])) < 1e-5
 
 
 def test_grey_arrays(pairs):
     clean, noisy = pairs
     a, b = clean[0, :, :, 1], noisy[0, :, :, 1]
-    assert abs(psnr(a, b) - peak_signal_noise_ratio(a, b, data_range=255)) < 1e-4
-    assert abs(ssim(a, b) - sk_ssim(a, b, channel_axis=None)) < 1e-5
+    assert abs(psnr(a, b).item() - peak_signal_noise_ratio(a, b, data_range=255)) < 1e-4
+    assert abs(ssim(a, b).item() - sk_ssim(a, b, channel_axis=None)) < 1e-5
 
 
 def test_y_channel_matches_hand_luma(pairs):
     clean, noisy = pairs
     for a, b in zip(clean, noisy):
         ya, yb = hand_luma(a), hand_luma(b)
-        assert abs(psnr(a, b, y_channel=True) - peak_signal_noise_ratio(ya, yb, data_range=255)) < 1e-4
-        assert abs(ssim(a, b, y_channel=True) - sk_ssim(ya, yb, channel_axis=None)) < 1e-5
+        assert abs(psnr(a, b, y_channel=True).item() - peak_signal_noise_ratio(ya, yb, data_range=255)) < 1e-4
+        assert abs(ssim(a, b, y_channel=True).item() - sk_ssim(ya, yb, channel_axis=None)) < 1e-5
     white, black = np.full((1, 1, 3), 255.0), np.zeros((1, 1, 3))
-    assert psnr(white, black, y_channel=True) == pytest.approx(10 * math.log10(255**2 / (235 - 16) ** 2))
+    assert psnr(white, black, y_channel=True).item() == pytest.approx(
+        10 * math.log10(255**2 / (235 - 16) ** 2)
+    )
 
 
 @pytest.mark.parametrize("y_channel", [False, True])
@@ -101,21 +105,21 @@ def test_torch_batch_matches_numpy_and_per_image(pairs, y_channel):
     batch_ssim = ssim(lq, gt, crop_border=2, y_channel=y_channel)
     assert batch_psnr.shape == (3,) and batch_ssim.shape == (3,)
     for i in range(3):
-        np_psnr = psnr(noisy[i], clean[i], crop_border=2, y_channel=y_channel)
-        np_ssim = ssim(noisy[i], clean[i], crop_border=2, y_channel=y_channel)
+        np_psnr = psnr(noisy[i], clean[i], crop_border=2, y_channel=y_channel).item()
+        np_ssim = ssim(noisy[i], clean[i], crop_border=2, y_channel=y_channel).item()
         # float32 [0, 1] tensors hold uint8 / 255 to ~1e-8, far inside these tolerances
         assert abs(batch_psnr[i].item() - np_psnr) < 1e-4
         assert abs(batch_ssim[i].item() - np_ssim) < 1e-6
         single_psnr = psnr(lq[i], gt[i], crop_border=2, y_channel=y_channel)
         single_ssim = ssim(lq[i], gt[i], crop_border=2, y_channel=y_channel)
-        assert single_psnr.shape == () and single_ssim.shape == ()
+        assert single_psnr.shape == (1,) and single_ssim.shape == (1,)
         assert abs(single_psnr.item() - batch_psnr[i].item()) < 1e-9
         assert abs(single_ssim.item() - batch_ssim[i].item()) < 1e-12
 
 
 def test_identical_images_give_inf_psnr_and_unit_ssim(pairs):
     clean, _ = pairs
-    assert psnr(clean[0], clean[0]) == math.inf
+    assert psnr(clean[0], clean[0]).item() == math.inf
     gt = to_tensor(clean)
     assert torch.isinf(psnr(gt, gt)).all()
     assert torch.allclose(ssim(gt, gt), torch.ones(3, dtype=torch.float64))
@@ -135,5 +139,12 @@ def test_user_mistakes_raise(pairs):
         psnr(clean[0, :4, :4], noisy[0, :4, :4], crop_border=2)
 
 
-def test_registry_names():
-    assert METRICS.get("psnr") is psnr and METRICS.get("ssim") is ssim
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_every_input_kind_returns_one_float64_value_per_image(pairs, metric):
+    """One return type: a numpy image, a 3-D tensor and a batch all give a (B,) float64 tensor."""
+    clean, noisy = pairs
+    gt, lq = to_tensor(clean), to_tensor(noisy)
+    for a, b, batch in ((noisy[0], clean[0], 1), (lq[0], gt[0], 1), (lq, gt, 3), (lq[:1], gt[:1], 1)):
+        value = metric(a, b)
+        assert isinstance(value, torch.Tensor)
+        assert value.shape == (batch,) and value.dtype == torch.float64

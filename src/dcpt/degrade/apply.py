@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -10,18 +10,22 @@ from torch import Tensor
 from ..errors import DcptError
 from .core import DEGRADATIONS, DegradationSpec, as_levels, check_image, sample_generators
 
-Mixture = Sequence[Tuple[str, float]]
+Level = Union[float, Sequence[float], Tensor]
+"""A severity: one number for the whole batch, or one per image (a sequence or a (B,) tensor)."""
+
+Mixture = Sequence[Tuple[str, Optional[Level]]]
+"""An ordered list of ``(name, level)`` stages; a None level takes `apply`'s `level`."""
 
 
-def parse_mixture(text: str) -> List[Tuple[str, Union[float, None]]]:
+def parse_mixture(text: str) -> List[Tuple[str, Optional[float]]]:
     """Parse ``"blur:3,jpeg:40"`` into ``[("blur", 3.0), ("jpeg", 40.0)]``; a bare name has level None."""
-    stages = []
+    stages: List[Tuple[str, Optional[float]]] = []
     for part in text.split(","):
         part = part.strip()
         if not part:
             continue
         name, sep, value = part.partition(":")
-        level = None
+        level: Optional[float] = None
         if sep:
             try:
                 level = float(value)
@@ -33,22 +37,28 @@ def parse_mixture(text: str) -> List[Tuple[str, Union[float, None]]]:
     return stages
 
 
-def _stages(name_or_mixture, level) -> List[Tuple[DegradationSpec, object]]:
+def _stages(
+    name_or_mixture: Union[str, Mixture], level: Optional[Level]
+) -> List[Tuple[DegradationSpec, Optional[Level]]]:
+    parsed: List[Tuple[str, Optional[Level]]]
     if isinstance(name_or_mixture, str):
-        parsed = parse_mixture(name_or_mixture)
+        parsed = list(parse_mixture(name_or_mixture))
     else:
         parsed = [(str(n), lv) for n, lv in name_or_mixture]
     if len(parsed) == 1 and parsed[0][1] is None:
         parsed = [(parsed[0][0], level)]
     elif level is not None:
         raise DcptError("give levels inside the mixture (name:level,...) or as `level`, not both")
-    stages = []
-    for name, lv in parsed:
-        stages.append((DEGRADATIONS.get(name), lv))
-    return stages
+    return [(DEGRADATIONS.get(name), lv) for name, lv in parsed]
 
 
-def apply(name_or_mixture, img: Tensor, level=None, generator: torch.Generator = None, seeds=None) -> Tensor:
+def apply(
+    name_or_mixture: Union[str, Mixture],
+    img: Tensor,
+    level: Optional[Level] = None,
+    generator: Optional[torch.Generator] = None,
+    seeds: Optional[Sequence[int]] = None,
+) -> Tensor:
     """Degrade `img` (``B x 3 x H x W`` or ``3 x H x W``, in [0, 1]) and return a new image.
 
     `name_or_mixture` is a registered name or alias, a mixture string ``"a:1,b:2"`` or a list of
@@ -69,13 +79,13 @@ def apply(name_or_mixture, img: Tensor, level=None, generator: torch.Generator =
     return out[0] if squeeze else out
 
 
-def run_stage(name: str, img: Tensor, level, gens) -> Tensor:
+def run_stage(name: str, img: Tensor, level: Level, gens: List[torch.Generator]) -> Tensor:
     """Apply one op inside a composite op, reusing the caller's per-sample generators."""
     spec = DEGRADATIONS.get(name)
     lv = as_levels(spec, level, img.shape[0], img.device)
     return spec.fn(img, lv, gens).clamp(0.0, 1.0)
 
 
-def catalogue() -> List[dict]:
+def catalogue() -> List[Dict[str, Any]]:
     """Every registered op as a dict (name, family, level_min, level_max, description, aliases)."""
     return [spec.as_dict() for _, spec in DEGRADATIONS.items()]

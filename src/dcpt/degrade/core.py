@@ -15,7 +15,7 @@ shared generator gives the same bytes as applying it to the whole batch at once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -119,7 +119,10 @@ def as_levels(spec: DegradationSpec, level: object, batch: int, device: torch.de
 
 
 def sample_generators(
-    batch: int, device: torch.device, generator: torch.Generator = None, seeds: Sequence[int] = None
+    batch: int,
+    device: torch.device,
+    generator: Optional[torch.Generator] = None,
+    seeds: Optional[Sequence[int]] = None,
 ) -> List[torch.Generator]:
     """One generator per sample: from explicit `seeds`, else one draw each from `generator` (or torch's
     global RNG). Explicit seeds let a data set record and replay each pair exactly."""

@@ -2,12 +2,14 @@
 
 Both metrics work on the 0-255 scale in float64. numpy inputs are ``H x W [x C]`` arrays already on that
 scale (uint8 or float, as BasicSR's ``calculate_psnr``); torch inputs are ``B x C x H x W`` or
-``C x H x W`` tensors in [0, 1] (as BasicSR's ``calculate_psnr_pt``), scored one value per image.
+``C x H x W`` tensors in [0, 1] (as BasicSR's ``calculate_psnr_pt``). Every input becomes a batch, so
+every metric returns one type: a float64 tensor of shape (B,), one value per image (B = 1 for a single
+image, whether a numpy array or a 3-D tensor).
 """
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Tuple, Union
 
 import numpy as np
 import torch
@@ -19,22 +21,21 @@ from ..errors import DcptError
 BT601_Y_WEIGHTS = (65.481, 128.553, 24.966)
 BT601_Y_OFFSET = 16.0
 
+ImageLike = Union[np.ndarray, Tensor]
+"""What a metric accepts: a numpy ``H x W [x C]`` image on the 0-255 scale, or a [0, 1] tensor."""
 
-def prepare_pair(a, b, crop_border: int, y_channel: bool, metric: str) -> Tuple[Tensor, Tensor, str]:
-    """Both images as float64 ``B x C x H x W`` tensors on the 0-255 scale, cropped and optionally luma.
 
-    The returned kind says how to shape the result: "numpy" (a float), "batch" (a (B,) tensor) or
-    "single" (a 0-dim tensor).
-    """
+def prepare_pair(
+    a: ImageLike, b: ImageLike, crop_border: int, y_channel: bool, metric: str
+) -> Tuple[Tensor, Tensor]:
+    """Both images as float64 ``B x C x H x W`` tensors on the 0-255 scale, cropped and optionally luma."""
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-        kind = "numpy"
         x, y = _numpy_to_batch(a, metric), _numpy_to_batch(b, metric)
     elif isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.ndim not in (3, 4):
             raise DcptError(
                 f"{metric}: expected a B x C x H x W or C x H x W tensor, got shape {tuple(a.shape)}"
             )
-        kind = "batch" if a.ndim == 4 else "single"
         x, y = _tensor_to_batch(a), _tensor_to_batch(b)
     else:
         raise DcptError(
@@ -54,20 +55,13 @@ def prepare_pair(a, b, crop_border: int, y_channel: bool, metric: str) -> Tuple[
             )
     if y_channel and x.shape[1] == 3:
         x, y = rgb_to_y(x), rgb_to_y(y)
-    return x, y, kind
+    return x, y
 
 
 def rgb_to_y(img: Tensor) -> Tensor:
     """BT.601 luma of an RGB ``B x 3 x H x W`` image on the 0-255 scale -> ``B x 1 x H x W`` in [16, 235]."""
     weights = torch.tensor(BT601_Y_WEIGHTS, dtype=img.dtype, device=img.device).view(1, 3, 1, 1)
     return (img / 255.0 * weights).sum(dim=1, keepdim=True) + BT601_Y_OFFSET
-
-
-def finish(values: Tensor, kind: str):
-    """Shape one value per image as the caller's input kind expects."""
-    if kind == "numpy":
-        return float(values[0])
-    return values if kind == "batch" else values[0]
 
 
 def _numpy_to_batch(arr: np.ndarray, metric: str) -> Tensor:

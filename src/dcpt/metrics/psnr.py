@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
-from .convert import finish, prepare_pair
+from .convert import ImageLike, prepare_pair
 
 
-def psnr(a, b, crop_border: int = 0, y_channel: bool = False):
-    """PSNR in dB on the 0-255 scale, one value per image; identical images score ``inf`` (as BasicSR).
+def psnr(a: ImageLike, b: ImageLike, crop_border: int = 0, y_channel: bool = False) -> Tensor:
+    """PSNR in dB on the 0-255 scale: a float64 tensor of shape (B,), one value per image.
 
-    `a`, `b`: ``H x W [x C]`` numpy arrays on the 0-255 scale (returns a float), or ``B x C x H x W``
-    tensors in [0, 1] (returns a (B,) tensor; a ``C x H x W`` tensor gives a 0-dim tensor).
-    `crop_border` pixels are dropped on every side; `y_channel` scores the BT.601 luma (16-235) only.
+    Always a tensor, whatever the input, so that callers never branch on the type: ``B x C x H x W``
+    tensors in [0, 1] give B values; one ``C x H x W`` tensor, or one numpy ``H x W [x C]`` image on
+    the 0-255 scale (BasicSR's ``calculate_psnr`` input), gives shape (1,) (``.item()`` for a float).
+    Identical images score ``inf`` (as BasicSR). `crop_border` pixels are dropped on every side;
+    `y_channel` scores the BT.601 luma (16-235) only, as the papers' Y-channel tables.
     """
-    x, y, kind = prepare_pair(a, b, crop_border, y_channel, "psnr")
+    x, y = prepare_pair(a, b, crop_border, y_channel, "psnr")
     mse = (x - y).pow(2).mean(dim=(1, 2, 3))
-    values = 10.0 * torch.log10(255.0**2 / mse)
-    return finish(values, kind)
+    return 10.0 * torch.log10(255.0**2 / mse)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import DcptError
-from .convert import finish, prepare_pair
+from .convert import ImageLike, prepare_pair
 
 WINDOW_SIZE = 11
 WINDOW_SIGMA = 1.5
@@ -20,22 +20,25 @@ C1 = (0.01 * 255) ** 2
 C2 = (0.03 * 255) ** 2
 
 
-def gaussian_window_1d(size: int = WINDOW_SIZE, sigma: float = WINDOW_SIGMA, dtype=torch.float64) -> Tensor:
+def gaussian_window_1d(
+    size: int = WINDOW_SIZE, sigma: float = WINDOW_SIGMA, dtype: torch.dtype = torch.float64
+) -> Tensor:
     """Normalised 1-D Gaussian taps (equal to OpenCV's getGaussianKernel(size, sigma))."""
     offsets = torch.arange(size, dtype=dtype) - (size - 1) / 2
     taps = torch.exp(-(offsets**2) / (2 * sigma**2))
     return taps / taps.sum()
 
 
-def ssim(a, b, crop_border: int = 0, y_channel: bool = False):
-    """SSIM on the 0-255 scale, one value per image (same inputs and outputs as `psnr`)."""
-    x, y, kind = prepare_pair(a, b, crop_border, y_channel, "ssim")
+def ssim(a: ImageLike, b: ImageLike, crop_border: int = 0, y_channel: bool = False) -> Tensor:
+    """SSIM on the 0-255 scale (1 for identical images): a float64 tensor of shape (B,), one value
+    per image. Same inputs as `psnr`; a single image, tensor or numpy array, gives shape (1,)."""
+    x, y = prepare_pair(a, b, crop_border, y_channel, "ssim")
     if min(x.shape[-2:]) < WINDOW_SIZE:
         raise DcptError(
             f"ssim: images must be at least {WINDOW_SIZE} x {WINDOW_SIZE} after cropping, got "
             f"{x.shape[-2]} x {x.shape[-1]}"
         )
-    return finish(_ssim_batch(x, y), kind)
+    return _ssim_batch(x, y)
 
 
 def _ssim_batch(x: Tensor, y: Tensor) -> Tensor:

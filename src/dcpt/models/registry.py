@@ -1,4 +1,4 @@
-"""`create_model(name, **overrides)`: the only door to the architectures (timm habit).
+"""`create_model(name, checkpoint=None, **overrides)`: the only door to the architectures (timm habit).
 
 A preset is a 3-5-line function returning the constructor keyword arguments::
 
@@ -9,14 +9,17 @@ A preset is a 3-5-line function returning the constructor keyword arguments::
 and each architecture family registers its class once with `register_arch("nafnet", NAFNet)`.
 `create_model` merges the preset with the non-None overrides, builds the module and records
 ``model.arch_name`` (the family) and ``model.arch_config`` (the resolved keyword arguments), which is
-everything a checkpoint needs to rebuild the network.
+everything a checkpoint needs to rebuild the network. With `checkpoint` it then loads that file's
+weights strictly (`dcpt.models.weights`). `list_models(pattern)` lists the presets.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import inspect
+import os
 from dataclasses import dataclass
-from typing import Callable, Dict
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from torch import nn
 
@@ -48,10 +51,14 @@ def register_model(name: str, arch: str) -> Callable:
     return wrap
 
 
-def build_arch(arch: str, **kwargs) -> nn.Module:
+def build_arch(arch: str, **kwargs: Any) -> nn.Module:
     """Build architecture family `arch` from explicit keyword arguments (used by checkpoint loading)."""
+    return _build(arch, None, kwargs)
+
+
+def _build(arch: str, preset_name: Optional[str], kwargs: Dict[str, Any]) -> nn.Module:
     cls = ARCHS.get(arch)
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters
     unknown = sorted(k for k in kwargs if k not in params)
     if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         raise DcptError(
@@ -60,22 +67,41 @@ def build_arch(arch: str, **kwargs) -> nn.Module:
     model = cls(**kwargs)
     model.arch_name = ARCHS.canonical(arch)
     model.arch_config = dict(kwargs)
+    if preset_name is not None:
+        model.preset_name = preset_name
     return model
 
 
-def create_model(name: str, **overrides) -> nn.Module:
-    """Build preset `name` (e.g. 'nafnet-5d') or bare family `name` (e.g. 'nafnet') with overrides."""
+def create_model(
+    name: str, checkpoint: Optional[Union[str, os.PathLike]] = None, **overrides: Any
+) -> nn.Module:
+    """Build preset `name` (e.g. 'nafnet-5d') or bare family `name` (e.g. 'nafnet'), in train mode.
+
+    `overrides` replace the preset's constructor arguments; None values are dropped, so the preset's
+    (or the family's) defaults survive unset CLI options. `checkpoint`, if given, is a dcpt
+    ``.safetensors`` file or a BasicSR / release ``.pth`` whose weights must fit the built net exactly
+    (a missing file or any mismatch raises `dcpt.errors.CheckpointError`). An unknown `name` raises
+    `DcptError` with the closest preset names.
+    """
     if name in PRESETS:
         preset = PRESETS.get(name)
-        kwargs = {**preset.make_kwargs(), **drop_none(overrides)}
-        model = build_arch(preset.arch, **kwargs)
-        model.preset_name = preset.name
-        return model
-    if name in ARCHS:
-        return build_arch(name, **drop_none(overrides))
-    PRESETS.canonical(name)  # raises with close matches and the valid names
-    raise AssertionError("unreachable")
+        model = _build(preset.arch, preset.name, {**preset.make_kwargs(), **drop_none(overrides)})
+    elif name in ARCHS:
+        model = _build(name, None, drop_none(overrides))
+    else:
+        PRESETS.canonical(name)  # raises with close matches and the valid names
+        raise AssertionError("unreachable")
+    if checkpoint is not None:
+        from .weights import load_weights
+
+        load_weights(model, checkpoint)
+    return model
 
 
-def list_models() -> list:
-    return PRESETS.names()
+def list_models(pattern: str = "*") -> List[str]:
+    """The preset names matching the shell-style `pattern` (``"*swinir*"``), sorted.
+
+    Presets only, as timm lists variants: the bare family names that `create_model` also accepts
+    (``nafnet``, ``restormer``, ...) are ``ARCHS.names()``.
+    """
+    return sorted(fnmatch.filter(PRESETS.names(), pattern))

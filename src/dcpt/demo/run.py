@@ -82,6 +82,8 @@ def _train(cfg, run_dir: Path, finetune: bool, log) -> Path:
     t0 = time.perf_counter()
     result = fit(job, cfg.data, cfg.optim, cfg.train, run_dir, torch.device("cpu"))
     log(f"  {run_dir.name}: {result.step} steps in {time.perf_counter() - t0:.0f} s")
+    if result.exported is None:
+        raise DcptError(f"{run_dir.name}: the run exported no final.safetensors (its job has no export)")
     return result.exported
 
 

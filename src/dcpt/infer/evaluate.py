@@ -97,7 +97,10 @@ class _JpegDataset:
         ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:
             raise DataError(f"{self.paths[index]}: OpenCV could not JPEG-encode this image")
-        lq = from_numpy(cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1])
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise DataError(f"{self.paths[index]}: OpenCV could not decode its own JPEG of this image")
+        lq = from_numpy(decoded[:, :, ::-1])
         return {"lq": lq, "gt": gt, "name": self.paths[index].stem}
 
 

@@ -76,14 +76,19 @@ def arch_of(net: Optional[nn.Module]) -> Optional[str]:
 
 
 def image_range_for(protocol: Protocol, benchmark: str, net: Optional[nn.Module]) -> float:
-    return IMAGE_RANGE_BY_ARCH.get((protocol.name, benchmark), {}).get(arch_of(net), protocol.image_range)
+    arch = arch_of(net)
+    if arch is None:
+        return protocol.image_range
+    return IMAGE_RANGE_BY_ARCH.get((protocol.name, benchmark), {}).get(arch, protocol.image_range)
 
 
 def pad_multiple(net: nn.Module) -> int:
     """What ``pre_test`` pads to: the release config's window for a release family, else the net's own grid."""
     from .tiling import grid_multiple
 
-    return RELEASE_WINDOW.get(arch_of(net)) or grid_multiple(net)
+    arch = arch_of(net)
+    window = None if arch is None else RELEASE_WINDOW.get(arch)
+    return window or grid_multiple(net)
 
 
 def release_forward(net: Optional[nn.Module], lq: np.ndarray) -> np.ndarray:

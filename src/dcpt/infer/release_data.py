@@ -11,6 +11,7 @@ any image is decoded. A pairing the release would refuse (an `assert` there) is 
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -67,7 +68,10 @@ def jpeg_input(gt: np.ndarray, quality: int) -> np.ndarray:
     ok, code = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise DataError("OpenCV could not JPEG-encode an image")
-    decoded = cv2.imdecode(code, cv2.IMREAD_UNCHANGED).astype(np.float32) / 255.0
+    image = cv2.imdecode(code, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise DataError("OpenCV could not decode the JPEG it encoded")
+    decoded = image.astype(np.float32) / 255.0
     return np.ascontiguousarray(decoded[:, :, ::-1])
 
 
@@ -171,18 +175,24 @@ def _txtlist_items(list_file: Path, root: Path) -> List[Item]:
 
 
 def _synthetic_items(gt_dir: Path, make_lq: Callable[[Path], tuple]) -> List[Item]:
-    return [Item(Path(n).stem, (lambda p=gt_dir / n: make_lq(p))) for n in _files(gt_dir)]
+    return [Item(Path(n).stem, functools.partial(make_lq, gt_dir / n)) for n in _files(gt_dir)]
 
 
 def release_items(entry: ReleaseSet, root: Path, clip_noise: bool) -> List[Item]:
     """The pairs of one release test set under DATA_ROOT `root` (folders already checked to exist)."""
     gt_dir = root / entry.gt
+
+    def lq_path() -> Path:
+        if entry.lq is None:
+            raise DcptError(f"release set {entry.name!r} ({entry.kind}, {entry.source()}) has no lq folder")
+        return root / entry.lq
+
     if entry.kind in ("paired", "pregenerated"):
-        items = [_paired_item(lq, gt) for lq, gt in _same_name_pairs(root / entry.lq, gt_dir)]
+        items = [_paired_item(lq, gt) for lq, gt in _same_name_pairs(lq_path(), gt_dir)]
     elif entry.kind == "dehaze":
-        items = _dehaze_items(root / entry.lq, gt_dir, entry.suffix)
+        items = _dehaze_items(lq_path(), gt_dir, entry.suffix)
     elif entry.kind == "txtlist":
-        items = _txtlist_items(root / entry.lq, gt_dir)
+        items = _txtlist_items(lq_path(), gt_dir)
     elif entry.kind == "noise":
 
         def noisy(path):

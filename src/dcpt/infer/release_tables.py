@@ -54,6 +54,8 @@ class ReleaseSet:
         """The paths (relative to DATA_ROOT) that must exist for this set to be scored."""
         if self.kind in ("noise", "jpeg", "mosaic"):
             return (self.gt,)
+        if self.lq is None:
+            raise DcptError(f"release set {self.name!r} ({self.kind}, {self.source()}) has no lq folder")
         if self.kind == "txtlist":
             return (self.gt, self.lq)
         return (self.lq, self.gt)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Sequence, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -61,10 +61,10 @@ def load_model(
 def _to_local_pooling(net: nn.Module, tlc_size: int) -> nn.Module:
     from ..models import nafnet
 
-    if getattr(net, "arch_name", "nafnet") != "nafnet":
-        raise DcptError(f"--tlc applies to NAFNet only; this checkpoint holds a {net.arch_name} network")
-    converted = nafnet.local_pooling(net, tlc_size)
-    return net if converted is None else converted
+    if not isinstance(net, nafnet.NAFNet):
+        family = getattr(net, "arch_name", type(net).__name__)
+        raise DcptError(f"--tlc applies to NAFNet only; this checkpoint holds a {family} network")
+    return nafnet.local_pooling(net, tlc_size)
 
 
 def restore_image(
@@ -88,7 +88,7 @@ def output_paths(inputs: Sequence[Path], out_dir: PathLike, ext: str = "png") ->
     if out_dir.exists() and not out_dir.is_dir():
         raise DcptError(f"{out_dir}: the output must be a folder, and this is a file")
     targets = [out_dir / f"{path.stem}.{ext}" for path in inputs]
-    seen = {}
+    seen: Dict[Path, Path] = {}
     for source, target in zip(inputs, targets):
         if target in seen:
             raise DcptError(

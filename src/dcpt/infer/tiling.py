@@ -154,7 +154,7 @@ def restore_tiled(
     height, width = img.shape[-2:]
     device = _net_device(net, img.device)
     total = count_tiles(height, width, tile, overlap, align)
-    if total == 1:
+    if not tile or total == 1:  # count_tiles is 1 without a tile size; the test narrows `tile` to int
         with torch.inference_mode():
             out = net(img.to(device)).to(img.device)
         if progress is not None:
@@ -188,6 +188,8 @@ def _blend_tiles(net, img, boxes, overlap, batch, device, progress) -> torch.Ten
         done += len(group)
         if progress is not None:
             progress(done, len(boxes))
+    if out is None:
+        raise DcptError("tiled restoration got no tiles to run")
     return out.div_(weight_sum)
 
 

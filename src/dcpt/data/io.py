@@ -20,7 +20,7 @@ from typing import Iterable, List, Tuple, Union
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 from torch import Tensor
 
 from ..errors import DataError
@@ -170,7 +170,7 @@ def _is_colour_16bit(path: Path, im: Image.Image) -> bool:
         with open(path, "rb") as fh:
             header = fh.read(26)
         return len(header) == 26 and header[12:16] == b"IHDR" and header[24] == 16
-    if im.format == "TIFF":
+    if im.format == "TIFF" and isinstance(im, TiffImagePlugin.TiffImageFile):
         bits = im.tag_v2.get(258, (8,))
         bits = bits if isinstance(bits, tuple) else (bits,)
         return max(bits) > 8

@@ -90,6 +90,8 @@ def plan_jobs(
                 level = float(torch.tensor(lo + (hi - lo) * t))  # float32, as the op will see it
                 crop = None
                 if patch is not None:
+                    if sizes is None:
+                        raise DataError(f"cropping {patch}-pixel patches needs the image sizes (`sizes`)")
                     crop = draw_crop(g, sizes[i][0], sizes[i][1], patch)
                 deg_seed = int(torch.randint(SEED_LIMIT, (), generator=g))
                 name = f"{i:04d}_{_safe(path.stem)}_{_safe(cls.name)}_{r}"
@@ -195,10 +197,10 @@ def make_paired_dataset(
         raise DataError(f"--per-image must be at least 1, got {per_image}")
     if patch is not None and patch < 1:
         raise DataError(f"--patch must be a positive number of pixels, got {patch}")
-    classes = [
-        DegradationClass.parse(t if levels is None else (t, float(lv)))
-        for t, lv in zip(types, levels or [None] * len(types))
-    ]
+    if levels is None:
+        classes = [DegradationClass.parse(t) for t in types]
+    else:
+        classes = [DegradationClass.parse((t, float(lv))) for t, lv in zip(types, levels)]
     names = [c.name for c in classes]
     if len(set(map(_safe, names))) != len(names):
         raise DataError(f"degradation types must be distinct, got {names}")

@@ -135,15 +135,16 @@ class _Crops:
             return list(images)
         g = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, index))
         p = self.patch_size
+        crops = list(images)
         if p is not None:
-            images = [pad_to_patch(im, p) if self.pad_small else im for im in images]
-            check_patch(images[0], p, name)
-            top, left = draw_crop(g, images[0].shape[1], images[0].shape[2], p)
-            images = [im[:, top : top + p, left : left + p] for im in images]
+            crops = [pad_to_patch(im, p) if self.pad_small else im for im in crops]
+            check_patch(crops[0], p, name)
+            top, left = draw_crop(g, crops[0].shape[1], crops[0].shape[2], p)
+            crops = [im[:, top : top + p, left : left + p] for im in crops]
         hflip, vflip, turns = draw_augment(g)
         if self.augment:
-            images = [augment(im, hflip, vflip, turns) for im in images]
-        return [im.contiguous() for im in images]
+            crops = [augment(im, hflip, vflip, turns) for im in crops]
+        return [im.contiguous() for im in crops]
 
 
 class PairedFolderDataset(_Crops, Dataset):

@@ -220,7 +220,7 @@ def _source_entries(source: Source) -> List[Tuple[str, Union[Path, Tensor]]]:
     """(name, path or tensor) for every clean image of `source`."""
     if isinstance(source, (str, Path)):
         return [(str(p), p) for p in list_images(source)]
-    entries = []
+    entries: List[Tuple[str, Union[Path, Tensor]]] = []
     for k, item in enumerate(source):
         if isinstance(item, Tensor):
             entries.append((f"image {k}", item))

@@ -24,7 +24,10 @@ def jpeg_roundtrip_uint8(rgb: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), (cv2.IMWRITE_JPEG_QUALITY, quality))
     if not ok:
         raise RuntimeError("OpenCV failed to encode a JPEG")
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise RuntimeError("OpenCV failed to decode the JPEG it encoded")
+    return decoded[..., ::-1]
 
 
 @register(

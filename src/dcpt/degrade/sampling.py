@@ -95,10 +95,10 @@ def resample(img: Tensor, level: Tensor, gens) -> Tensor:
     device = img.device
     down = (core.rand(gens, (), device) * len(RESAMPLE_DOWN)).long().clamp(max=len(RESAMPLE_DOWN) - 1)
     up = (core.rand(gens, (), device) * len(RESAMPLE_UP)).long().clamp(max=len(RESAMPLE_UP) - 1)
-    factors, down, up = level.tolist(), down.tolist(), up.tolist()
+    factors, down_ids, up_ids = level.tolist(), down.tolist(), up.tolist()
     return torch.cat(
         [
-            down_up(img[i : i + 1], factors[i], RESAMPLE_DOWN[down[i]], RESAMPLE_UP[up[i]])
+            down_up(img[i : i + 1], factors[i], RESAMPLE_DOWN[down_ids[i]], RESAMPLE_UP[up_ids[i]])
             for i in range(img.shape[0])
         ]
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor
 
@@ -39,7 +41,7 @@ def _per_sample(value, batch: int, img: Tensor, trailing: int) -> Tensor:
     return t.reshape(t.shape + (1,) * trailing)
 
 
-def add_haze(img: Tensor, beta, airlight, depth: Tensor = None) -> Tensor:
+def add_haze(img: Tensor, beta, airlight, depth: Optional[Tensor] = None) -> Tensor:
     """Deterministic haze: ``img * t + airlight * (1 - t)`` with ``t = exp(-beta * depth)``.
 
     `beta` is the scattering coefficient per unit depth (scalar or ``(B,)``); `airlight` the atmospheric

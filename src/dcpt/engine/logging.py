@@ -9,7 +9,10 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import IO, TYPE_CHECKING, Any, Dict, Optional
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 
 class RunLogger:
@@ -22,10 +25,10 @@ class RunLogger:
         tensorboard: bool = True,
     ):
         self.enabled = enabled and run_dir is not None
-        self.bar = None
-        self.writer = None
-        self.jsonl = None
-        if not self.enabled:
+        self.bar: Optional[Any] = None  # a tqdm bar (tqdm ships no type information)
+        self.writer: Optional[SummaryWriter] = None
+        self.jsonl: Optional[IO[str]] = None
+        if not self.enabled or run_dir is None:
             return
         from tqdm import tqdm
 
@@ -34,8 +37,8 @@ class RunLogger:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is a declared dependency; tolerate a slim install
-                SummaryWriter = None
-            if SummaryWriter is not None:
+                pass
+            else:
                 self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tb"))
         self.bar = tqdm(
             total=total_steps,
@@ -49,7 +52,7 @@ class RunLogger:
         self._step0 = start_step
 
     def scalars(self, step: int, values: Dict[str, float], prefix: str = "train") -> None:
-        if not self.enabled:
+        if not self.enabled or self.jsonl is None:
             return
         record = {"step": step, "kind": prefix, **{k: float(v) for k, v in values.items()}}
         self.jsonl.write(json.dumps(record) + "\n")
@@ -59,7 +62,7 @@ class RunLogger:
                 self.writer.add_scalar(f"{prefix}/{key}", float(value), step)
 
     def progress(self, step: int, loss: float) -> None:
-        if not self.enabled:
+        if not self.enabled or self.bar is None:
             return
         self.bar.n = step
         rate = (step - self._step0) / max(time.perf_counter() - self._t0, 1e-9)
@@ -77,7 +80,9 @@ class RunLogger:
     def close(self) -> None:
         if not self.enabled:
             return
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
         if self.writer is not None:
             self.writer.close()
-        self.jsonl.close()
+        if self.jsonl is not None:
+            self.jsonl.close()

@@ -10,7 +10,7 @@ The last incomplete global batch of an epoch is dropped.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional
 
 import torch
 from torch.utils.data import DataLoader
@@ -44,7 +44,7 @@ class BatchStream:
             )
         self.epoch = 0
         self.batch = 0
-        self._iter = None
+        self._iter: Optional[Iterator[Dict]] = None
 
     def epoch_order(self, epoch: int) -> torch.Tensor:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
@@ -58,7 +58,7 @@ class BatchStream:
             for k in range(start_batch, self.batches_per_epoch)
         ]
 
-    def _start_epoch_iterator(self) -> Iterator:
+    def _start_epoch_iterator(self) -> Iterator[Dict]:
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(self.epoch)
         loader = DataLoader(

@@ -70,6 +70,8 @@ class WindowAttention(nn.Module):
     """Multi-head self-attention inside each window, with an optional learned relative position bias
     (the DCPT / MaskDCPT releases have none)."""
 
+    relative_position_index: Tensor  # a buffer, present only with relative position bias
+
     def __init__(self, dim: int, window_size: int, num_heads: int, relative_position_bias: bool = True):
         super().__init__()
         if dim % num_heads:

@@ -185,9 +185,9 @@ def classifier_rows(path: str) -> List[ClassifierRow]:
                     per_type=r["per_type"],
                     confusion=r["confusion"],
                     classes=data["classes"],
-                    # files before `predicted` was written scored checkpoints whose class names are
-                    # the config's, in its order (as both shipped files' are)
-                    predicted=r.get("predicted", data["classes"]),
+                    # before `predicted` was written, columns were the scored classes in their order
+                    # plus one for any class of the checkpoint they do not include (always wrong)
+                    predicted=r.get("predicted", data["classes"] + ["(other)"]),
                     source=f"{path} @ {FROM[:7]}: {ckpt}",
                 )
             )

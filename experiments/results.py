@@ -220,8 +220,12 @@ def problems(results: Results) -> List[str]:
         seen.add(row.key)
         if isinstance(row, RestoreRow):
             out += _restore_problems(row)
-        elif isinstance(row, ClassifierRow) and row.pretraining not in PRETRAININGS:
-            out.append(f"classifier row of unknown pre-training {row.pretraining!r}")
+        elif isinstance(row, ClassifierRow):
+            if row.pretraining not in PRETRAININGS:
+                out.append(f"classifier row of unknown pre-training {row.pretraining!r}")
+            shape = (len(row.classes), len(row.predicted))
+            if (len(row.confusion), len(row.confusion[0]) if row.confusion else 0) != shape:
+                out.append(f"{row.key}: confusion is not {shape[0]} x {shape[1]} (classes x predicted)")
     return out
 
 

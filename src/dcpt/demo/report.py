@@ -68,7 +68,7 @@ def verdict(tables: Dict[str, Dict], accuracy: Dict[str, float]) -> str:
         text += " No net beats the degraded inputs on average yet (fine-tuning is far from converged)."
     return text + (
         " One seed and a short CPU run: read this as an indication, not a measurement of the method;"
-        " `benchmarks/pretrain_gain.py` measures it over several pre-training and fine-tuning seeds"
+        " `python -m experiments run ARM` measures it over several pre-training and fine-tuning seeds"
         " (figures in the project's `docs/experiments.md`)."
     )
 

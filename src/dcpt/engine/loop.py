@@ -140,13 +140,16 @@ def fit(
     for name, module in job.modules.items():
         module.to(device)
         if train.channels_last:
-            module.to(memory_format=torch.channels_last)
+            module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # Module.to takes it; the stub omits it
         module.train(name in trains)
         module.requires_grad_(name in trains)
-    adamw_kwargs = dict(lr=optim.lr, betas=optim.betas, weight_decay=optim.weight_decay)
-    if optim.fused:
-        adamw_kwargs["fused"] = True
-    optimizer = torch.optim.AdamW(_param_groups(job.modules, trains, optim.lr_scale), **adamw_kwargs)
+    optimizer = torch.optim.AdamW(
+        _param_groups(job.modules, trains, optim.lr_scale),
+        lr=optim.lr,
+        betas=optim.betas,
+        weight_decay=optim.weight_decay,
+        fused=True if optim.fused else None,  # None: AdamW's default choice
+    )
     ema = ModelEma(job.modules[job.ema_of], train.ema) if job.ema_of and train.ema > 0 else None
     scaler = torch.amp.GradScaler(device.type, enabled=train.amp == "fp16")
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(train.amp)
@@ -166,18 +169,21 @@ def fit(
         generator.manual_seed(train.seed * 7919 + info.rank + 1)
     step = 0
     if resume:
+        if last_path is None:
+            raise ConfigError("resuming a run needs its run folder (run_dir is None)")
         state = ckpt.load_training_state(last_path)
         step = _restore(state, job, optimizer, ema, scaler, stream, generator, info)
 
     model: nn.Module = _Step({n: job.modules[n] for n in trains}, objective)
+    ddp: Optional[nn.parallel.DistributedDataParallel] = None
     if info.enabled:
-        model = nn.parallel.DistributedDataParallel(
+        model = ddp = nn.parallel.DistributedDataParallel(
             model,
             device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=bool(getattr(objective, "find_unused_parameters", False)),
         )
     if train.compile:
-        model = torch.compile(model)
+        model = torch.compile(model)  # type: ignore[assignment]  # an OptimizedModule; the stub says Callable
 
     logger = RunLogger(run_dir, train.steps, start_step=step, enabled=info.is_main)
     sums: Dict[str, torch.Tensor] = {}
@@ -195,7 +201,7 @@ def fit(
             for micro in range(train.accum):
                 batch = to_device(next(stream), device, train.channels_last)
                 sync = micro == train.accum - 1 or not info.enabled
-                with contextlib.nullcontext() if sync else model.no_sync():
+                with contextlib.nullcontext() if sync or ddp is None else ddp.no_sync():
                     with torch.autocast(
                         device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
                     ):
@@ -221,7 +227,7 @@ def fit(
                 )
             scaler.step(optimizer)
             scaler.update()
-            if ema is not None:
+            if ema is not None and job.ema_of is not None:
                 ema.update(job.modules[job.ema_of])
             step += 1
             count += 1
@@ -253,7 +259,7 @@ def fit(
     exported = None
     if info.is_main and job.export is not None and run_dir is not None:
         final_modules = dict(job.modules)
-        if ema is not None:
+        if ema is not None and job.ema_of is not None:
             final_modules[job.ema_of] = ema.module
         exported = run_dir / "final.safetensors"
         job.export(final_modules, step, exported)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DataError
-from ..models.classifier import taps_kwargs
+from ..models.classifier import net_features
 
 
 @dataclass
@@ -70,11 +70,10 @@ def collect_features(
 ) -> List[np.ndarray]:
     """Globally average-pooled `net.features` (at `taps`) of ``N x 3 x H x W`` `images`: one
     ``N x C_l`` float64 array per level, shallowest first."""
-    kwargs = taps_kwargs(taps)
     net = net.to(device).eval()
     pooled: List[List[Tensor]] = []
     for start in range(0, images.shape[0], batch_size):
-        levels = net.features(images[start : start + batch_size].to(device), **kwargs)
+        levels = net_features(net, images[start : start + batch_size].to(device), taps)
         if not pooled:
             pooled = [[] for _ in levels]
         for store, feat in zip(pooled, levels):

@@ -57,6 +57,7 @@ def _list() -> int:
 def _preset(name: str, size: int) -> int:
     import torch
 
+    from ..errors import DcptError
     from ..models import PRESETS, create_model
     from ..models.complexity import model_complexity
 
@@ -64,9 +65,12 @@ def _preset(name: str, size: int) -> int:
         model = create_model(name)
     cost = model_complexity(name, size)
     family = PRESETS.get(name).arch if name in PRESETS else model.arch_name
+    config, channels = model.arch_config, model.feature_channels  # set by the registry / the net
+    if not isinstance(config, dict) or not isinstance(channels, (tuple, list)):
+        raise DcptError(f"{name}: the built model records no arch_config dict or feature_channels sequence")
     print(f"model:       {name} ({family})")
-    print(f"config:      {_fmt(model.arch_config)}")
-    print(f"features:    {tuple(model.feature_channels)}")
+    print(f"config:      {_fmt(config)}")
+    print(f"features:    {tuple(channels)}")
     print(f"parameters:  {cost.params / 1e6:.3f} M")
     print(f"GMACs:       {cost.macs / 1e9:.2f} at {size} x {size}")
     return 0

@@ -42,6 +42,14 @@ def taps_kwargs(taps: str) -> Dict[str, str]:
     return {} if taps == "decoder" else {"taps": taps}
 
 
+def net_features(net: nn.Module, x: torch.Tensor, taps: str = "decoder") -> List[torch.Tensor]:
+    """`net.features(x)` at `taps` (no keyword for the default decoder taps, see `taps_kwargs`)."""
+    features = getattr(net, "features", None)
+    if not callable(features):
+        raise DcptError(f"{type(net).__name__} has no features(x) method to give classifier features")
+    return features(x, **taps_kwargs(taps))
+
+
 class ConvNorm(nn.Conv2d):
     """A bias-free convolution followed by a channel LayerNorm stored as `.norm` (official layout)."""
 
@@ -152,7 +160,7 @@ def classifier_features(net: nn.Module, classifier: nn.Module, x: torch.Tensor) 
     """`net.features(x)` at the taps `classifier` was trained on (``decoder`` unless it says otherwise);
     unwraps a DDP / compiled classifier to read them (the net must be the bare module). Nets that only
     know decoder taps need not take `taps`."""
-    return net.features(x, **taps_kwargs(classifier_taps(classifier)))
+    return net_features(net, x, classifier_taps(classifier))
 
 
 def classifier_taps(classifier: nn.Module) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pickle
 import re
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Set
 
 import torch
 from torch import nn
@@ -106,7 +106,7 @@ def infer_nafnet_config(state: Dict[str, torch.Tensor]) -> Dict:
     enc_key, middle_key, dec_key = NAFNET_STAGE_KEYS[naming]
 
     def count(pattern: str) -> tuple:
-        blocks = {}
+        blocks: Dict[int, Set[int]] = {}
         for key in state:
             m = re.match(pattern, key)
             if m:

@@ -18,12 +18,12 @@ variant) and the TLC test-time conversion `local_pooling`.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DcptError
 from .classifier import TAPS, check_taps
 from .layers import LayerNorm2d, LocalAvgPool2d, SimpleGate, pad_to_multiple
 from .masking import check_mask, check_through, fill_from_visible, masked_mean, resize_mask
@@ -90,7 +90,7 @@ class NAFStage(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[nn.Module]:
         return iter(self.blocks)
 
     def __len__(self) -> int:
@@ -282,10 +282,20 @@ class NAFNet(nn.Module):
         return inp * resize_mask(grid, inp.shape[-2:]), grid
 
 
+def stage_blocks(stage: nn.Module) -> List[NAFBlock]:
+    """The NAFBlocks of one stage (an `NAFStage` or an `nn.Sequential`), in order."""
+    if not isinstance(stage, (NAFStage, nn.Sequential)):
+        raise DcptError(f"expected a NAFNet stage (NAFStage or nn.Sequential), got {type(stage).__name__}")
+    blocks = [block for block in stage if isinstance(block, NAFBlock)]
+    if len(blocks) != len(stage):
+        raise DcptError(f"a NAFNet stage holds modules other than NAFBlocks: {stage}")
+    return blocks
+
+
 def _blocks(stage: nn.Module, x: torch.Tensor, mask: Optional[torch.Tensor], through: str) -> torch.Tensor:
     if mask is None:
         return stage(x)
-    for block in stage:
+    for block in stage_blocks(stage):
         x = block(x, mask, through)
     return x
 
@@ -306,7 +316,7 @@ def local_pooling(net: NAFNet, train_size=256, base_ratio: float = 1.5) -> NAFNe
     for stage, level in stages:
         fh, fw = th // 2**level, tw // 2**level
         kernel = (fh * base[0] // th, fw * base[1] // tw)
-        for block in stage:
+        for block in stage_blocks(stage):
             block.sca[0] = LocalAvgPool2d(kernel)
     return net
 

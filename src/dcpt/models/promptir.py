@@ -136,7 +136,7 @@ class PromptIR(PyramidTransformerNet):
         return reduce(interaction(torch.cat([x, prompt(x, mask)], 1), mask))
 
     def _trunk(self, embedded: Tensor, masks: Optional[List[Tensor]] = None) -> List[Tensor]:
-        m = masks or [None] * 4
+        m: Sequence[Optional[Tensor]] = masks or [None] * 4
         enc1, enc2, enc3, latent = self._encode(embedded, m)
         latent = self._prompted(latent, self.prompt3, self.noise_level3, self.reduce_noise_level3, m[3])
         dec3 = self.decoder_level3(
@@ -153,9 +153,12 @@ class PromptIR(PyramidTransformerNet):
 
 def infer_promptir_config(state: Dict[str, Tensor]) -> Dict:
     """PromptIR constructor arguments from parameter names and shapes (any of the three layouts)."""
-    prompts = [state.get(f"prompt{i}.prompt_param") for i in (1, 2, 3)]
-    if any(p is None for p in prompts):
-        raise DcptError("not a PromptIR state dict: prompt1..3.prompt_param are missing")
+    prompts: List[Tensor] = []
+    for i in (1, 2, 3):
+        prompt = state.get(f"prompt{i}.prompt_param")
+        if prompt is None:
+            raise DcptError("not a PromptIR state dict: prompt1..3.prompt_param are missing")
+        prompts.append(prompt)
     return dict(
         infer_pyramid_config(state),
         decoder=True,

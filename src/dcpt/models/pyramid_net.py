@@ -50,6 +50,9 @@ class PyramidTransformerNet(nn.Module):
     mask_patch_size = 8  # the MaskDCPT release's window_size
     in_channels: int
     feature_channels: tuple
+    patch_embed: nn.Module  # built by the subclass, as are the two below
+    refinement: nn.Module
+    output: nn.Module
     feature_taps = ("decoder",)  # the classifier taps it can give (see dcpt.models.classifier)
 
     def _build_encoder(

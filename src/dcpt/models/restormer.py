@@ -80,7 +80,7 @@ class Restormer(PyramidTransformerNet):
             self.mask_token = nn.Parameter(torch.zeros(dim))
 
     def _trunk(self, embedded: Tensor, masks: Optional[List[Tensor]] = None) -> List[Tensor]:
-        m = masks or [None] * 4
+        m: Sequence[Optional[Tensor]] = masks or [None] * 4
         enc1, enc2, enc3, latent = self._encode(embedded, m)
         dec3 = self.decoder_level3(
             self.reduce_chan_level3(torch.cat([self.up4_3(latent, m[3]), enc3], 1)), m[2]

@@ -121,11 +121,18 @@ class SwinIR(AdaptsReleaseCheckpoints, nn.Module):
     def groups(self) -> List[RSTB]:
         """The residual groups in the order they run."""
         if hasattr(self, "layers"):
-            return list(self.layers)
-        return [
-            *self.encode_layers,
-            *(getattr(self, f"decode_layers{i}") for i in range(len(self.encode_layers))),
-        ]
+            modules = list(self.layers)
+        else:
+            modules = [
+                *self.encode_layers,
+                *(getattr(self, f"decode_layers{i}") for i in range(len(self.encode_layers))),
+            ]
+        groups = [group for group in modules if isinstance(group, RSTB)]
+        if len(groups) != len(modules):
+            raise DcptError(
+                f"SwinIR residual groups must be RSTBs, got {[type(m).__name__ for m in modules]}"
+            )
+        return groups
 
     def _body(self, shallow: Tensor, visible: Optional[Tensor] = None) -> Tuple[Tensor, List[Tensor]]:
         """Shallow features (B x C x H x W) -> (normed deep features, each RSTB's output), all B x C x H x W;
@@ -237,9 +244,15 @@ def infer_swinir_config(state: Dict[str, Tensor]) -> Dict:
         for p in prefixes
     )
     tables = [state.get(f"{p}.residual_group.blocks.0.attn.relative_position_bias_table") for p in prefixes]
-    bias = tables[0] is not None
-    heads = tuple(int(t.shape[1]) for t in tables) if bias else (6,) * len(prefixes)
-    window = (round(tables[0].shape[0] ** 0.5) + 1) // 2 if bias else 8
+    present = [t for t in tables if t is not None]
+    if present and len(present) != len(tables):
+        missing = [p for p, t in zip(prefixes, tables) if t is None]
+        raise DcptError(
+            f"SwinIR state dict: {', '.join(missing)} lack the relative position bias the others have"
+        )
+    bias = bool(present)
+    heads = tuple(int(t.shape[1]) for t in present) if bias else (6,) * len(prefixes)
+    window = (round(present[0].shape[0] ** 0.5) + 1) // 2 if bias else 8
     hidden = state[f"{prefixes[0]}.residual_group.blocks.0.mlp.fc1.weight"].shape[0]
     return dict(
         in_chans=in_chans,

@@ -167,6 +167,30 @@ def test_restore_l1_and_fft_term_match_numpy():
     assert loss.item() == pytest.approx(l1 + 0.1 * freq, rel=1e-5)
 
 
+def test_restore_psnr_loss_is_minus_the_mean_per_image_psnr_and_weighs_images_by_relative_error():
+    net, batch = TinyNet(), _batch()
+    loss, logs = RestoreObjective(pixel_loss="psnr")(batch, {"net": net})
+    out = net(batch["lq"]).detach().double().numpy()
+    mse = ((out - batch["gt"].double().numpy()) ** 2).mean(axis=(1, 2, 3))
+    assert loss.item() == pytest.approx(np.mean(10 * np.log10(mse)), rel=1e-5)
+    assert "l1" in logs  # still logged, for comparison with L1 runs
+    # d loss / d out is 10 / ln 10 * 2 (out - gt) / (N mse) per image: halving an image's error
+    # everywhere lowers the loss by the same 6.02 / B dB, whatever the size of that error
+    gt = torch.zeros(2, 3, 4, 4)
+    pred = torch.stack([torch.full((3, 4, 4), 0.5), torch.full((3, 4, 4), 0.05)])
+    half = pred.clone()
+    half[0] /= 2
+    other = pred.clone()
+    other[1] /= 2
+    from dcpt.objectives.restore import psnr_loss
+
+    drop = psnr_loss(pred, gt) - psnr_loss(half, gt)
+    assert drop.item() == pytest.approx(psnr_loss(pred, gt).item() - psnr_loss(other, gt).item(), rel=1e-4)
+    assert drop.item() == pytest.approx(10 * math.log10(4) / 2, rel=1e-4)
+    with pytest.raises(ValueError, match="pixel_loss"):
+        RestoreObjective(pixel_loss="l2")
+
+
 def test_restore_evaluate_is_psnr_per_image():
     net, batch = TinyNet(), _batch()
     psnr = RestoreObjective().evaluate(batch, {"net": net})["psnr"]

@@ -85,7 +85,9 @@ class ObjectiveConfig:
     the mask reaches in MaskDCPT's sparse / token modes: ``all`` (the MaskDCPT release's mask
     architectures: every block of encoder, middle and decoder; the reconstruction is scored on visible
     pixels, the only ones the net can restore) or ``encoder`` (dcpt's own variant: sparse encoder,
-    dense decoder that fills the holes, scored on every pixel)."""
+    dense decoder that fills the holes, scored on every pixel). `pixel_loss` (restore only): ``l1``
+    or ``psnr``, minus the mean per-image PSNR, which weighs every degradation type by its relative
+    improvement rather than by the size of its error."""
 
     name: Literal["dcpt", "maskdcpt", "restore"] = "dcpt"
     cls_weight: float = 1.0
@@ -97,6 +99,7 @@ class ObjectiveConfig:
     mask_through: Literal["all", "encoder"] = "all"
     classifier_taps: Literal["decoder", "encoder"] = "decoder"
     freq_weight: float = 0.0
+    pixel_loss: Literal["l1", "psnr"] = "l1"
 
 
 @dataclass

@@ -1,4 +1,10 @@
-"""All-in-one restoration (fine-tuning): ``L1(net(lq), gt)`` plus an optional frequency-domain L1.
+"""All-in-one restoration (fine-tuning): a pixel loss plus an optional frequency-domain L1.
+
+The pixel loss is ``l1`` (mean absolute error over the batch) or ``psnr``: minus the mean over
+images of each image's PSNR in dB (NAFNet's own training loss). Why ``psnr`` for all-in-one training:
+an L1 over a batch is dominated by the images with the largest errors (haze and low light, 10-15 dB),
+so a net learns their global corrections first and may make mild degradations (rain, blur, 25 dB)
+worse than their inputs; in dB every image counts for its relative improvement, whatever its type.
 
 The frequency term is ``freq_weight * mean |FFT2(net(lq)) - FFT2(gt)|`` over the real and imaginary
 parts (an orthonormal 2-D FFT per channel), which sharpens edges that a pixel L1 alone leaves soft.
@@ -22,18 +28,31 @@ def fft_l1(pred: Tensor, target: Tensor) -> Tensor:
     return (fp - ft).abs().mean()
 
 
+def psnr_loss(pred: Tensor, target: Tensor, eps: float = 1e-8) -> Tensor:
+    """Minus the mean per-image PSNR (dB, peak 1); `eps` bounds the gradient of a perfect image."""
+    mse = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
+    return 10.0 * torch.log10(mse + eps).mean()
+
+
 class RestoreObjective:
     trains = ("net",)
 
-    def __init__(self, freq_weight: float = 0.0):
+    def __init__(self, freq_weight: float = 0.0, pixel_loss: str = "l1"):
+        if pixel_loss not in ("l1", "psnr"):
+            raise ValueError(f"pixel_loss must be 'l1' or 'psnr', got {pixel_loss!r}")
         self.freq_weight = freq_weight
+        self.pixel_loss = pixel_loss
 
     def __call__(self, batch: Dict, nets) -> Tuple[Tensor, Dict[str, Tensor]]:
         lq, gt = batch["lq"], batch["gt"]
         out = nets["net"](lq).float()
         l1 = F.l1_loss(out, gt.float())
-        loss = l1
         logs = {"l1": l1.detach()}
+        if self.pixel_loss == "psnr":
+            loss = psnr_loss(out, gt)
+            logs["psnr_loss"] = loss.detach()
+        else:
+            loss = l1
         if self.freq_weight:
             freq = fft_l1(out, gt)
             loss = loss + self.freq_weight * freq

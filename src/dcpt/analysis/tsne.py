@@ -7,6 +7,8 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from ..fileio import atomic_path
+
 
 def embed_tsne(features: np.ndarray, seed: int = 0) -> np.ndarray:
     """``N x 2`` t-SNE embedding of standardised ``N x C`` `features` (PCA start, fixed random_state).
@@ -32,7 +34,6 @@ def plot_tsne(
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     colours = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20")
     fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels) + 2.0, 5.0), squeeze=False)
     for ax, (title, emb) in zip(axes[0], panels):
@@ -46,6 +47,7 @@ def plot_tsne(
     legend_share = 2.0 / (5.0 * len(panels) + 2.0)  # the 2-inch strip on the right holds the legend
     fig.tight_layout(rect=(0, 0, 1 - legend_share, 1))
     fig.legend(handles, names, loc="center right", frameon=False, markerscale=1.5)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path

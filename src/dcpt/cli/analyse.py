@@ -172,6 +172,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..analysis import embed_tsne, level_names, plot_tsne
+    from ..fileio import atomic_write
 
     _check_args(args)
     trained, random_net, stored = _load_nets(args)
@@ -213,7 +214,7 @@ def run(args) -> int:
         "tsne_level": names[best],
         "levels": rows,
     }
-    (out / "analysis.json").write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write(out / "analysis.json", json.dumps(result, indent=2) + "\n")
     print(_table(rows, trained is not None))
     print(
         f"\nchance {result['chance']:.3f}; {len(crops.labels)} crops of {args.patch}x{args.patch}; "

@@ -80,6 +80,7 @@ def _list(as_json: bool) -> int:
 def _sheet(args) -> int:
     from ..data.io import read_image
     from ..degrade.sheet import render_sheet
+    from ..fileio import atomic_path
 
     if len(args.inputs) != 1:
         raise DcptError(f"--sheet needs exactly one input image, got {len(args.inputs)}")
@@ -87,10 +88,8 @@ def _sheet(args) -> int:
     if out.suffix.lower() != ".png":
         raise DcptError(f"--sheet writes a PNG file; expected a name ending in .png, got {out.name!r}")
     sheet = render_sheet(read_image(args.inputs[0]), types=args.types, size=args.size, seed=args.seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    sheet.save(tmp, format="PNG")
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        sheet.save(tmp, format="PNG")
     print(f"wrote {out} ({sheet.width} x {sheet.height})")
     return 0
 

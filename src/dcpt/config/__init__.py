@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterable, Optional, Union
 import yaml
 
 from ..errors import ConfigError
+from ..fileio import atomic_write
 from .schema import (  # noqa: F401
     ClassConfig,
     DataConfig,
@@ -69,4 +70,4 @@ def config_to_dict(cfg: RunConfig) -> Dict[str, Any]:
 
 def save_config(cfg: RunConfig, path: Union[str, Path]) -> None:
     """Write the resolved config (every default spelled out) so a run can be repeated from its folder."""
-    Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    atomic_write(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))

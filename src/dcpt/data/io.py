@@ -6,14 +6,12 @@ Anything unreadable (missing, empty, not an image, truncated, larger than `MAX_P
 pixel mode) raises `DataError` with one line naming the file, so the CLI can report it and exit 2.
 
 Pillow reads 16-bit colour PNG/TIFF as 8-bit, so those few files are decoded with OpenCV instead.
-Writes are atomic (a temporary file in the same folder, then `os.replace`), so a crash never leaves a
-half-written image behind.
+Writes go through `dcpt.fileio.atomic_path`, so a crash never leaves a half-written image behind.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Iterable, List, Tuple, Union
@@ -24,6 +22,7 @@ from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 from torch import Tensor
 
 from ..errors import DataError
+from ..fileio import atomic_path
 
 PathLike = Union[str, os.PathLike]
 
@@ -226,19 +225,11 @@ def write_image(
     if isinstance(img, np.ndarray):
         img = from_numpy(img)
     pixels = to_numpy(img, bit_depth)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if bit_depth == 16:
-            _write_16bit(tmp_name, pixels)
+            _write_16bit(str(tmp), pixels)
         else:
-            _write_8bit(tmp_name, pixels, suffix, quality)
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+            _write_8bit(str(tmp), pixels, suffix, quality)
     return path
 
 

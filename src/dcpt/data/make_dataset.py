@@ -13,7 +13,6 @@ settings.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,6 +22,7 @@ from typing import List, Optional, Sequence, Union
 import torch
 
 from ..errors import DataError
+from ..fileio import atomic_write, leftovers
 from .io import list_images, read_image, write_image
 from .samples import sample_names, sample_paths
 from .synthetic import SEED_LIMIT, DegradationClass, derive_seed, draw_crop
@@ -152,22 +152,15 @@ def _check_settings(out: Path, settings: dict) -> None:
                 f"{out} was made with other settings ({path}); use an empty folder or the same settings"
             )
     else:
-        _write_text(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+        atomic_write(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
 
 def _remove_partial_files(out: Path) -> None:
-    """Temporary files of writes cut short by a kill (hidden names, never part of the data set)."""
-    leftovers = [out / f".{MANIFEST_FILE}.tmp", out / f".{SETTINGS_FILE}.tmp"]
-    leftovers += [*(out / "lq").glob(".*.png"), *(out / "gt").glob(".*.png")]
-    for path in leftovers:
+    """Temporary files of writes cut short by a kill: hidden names, never part of the data set (in the
+    image folders any hidden file is one, whichever writer left it)."""
+    for path in [*leftovers(out), *(out / "lq").glob(".*"), *(out / "gt").glob(".*")]:
         if path.is_file():
             path.unlink()
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def make_paired_dataset(
@@ -231,7 +224,7 @@ def make_paired_dataset(
     _run_all(todo, workers, total=len(jobs), progress=progress)
 
     records = [j.record() for j in jobs]
-    _write_text(out / MANIFEST_FILE, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+    atomic_write(out / MANIFEST_FILE, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
     return records
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Sequence
 
+from ..fileio import atomic_path
 from .report import LABELS, ROWS
 
 COLUMNS = ("input", "scratch", "dcpt", "maskdcpt")
@@ -41,7 +42,8 @@ def psnr_bars(tables: Dict[str, Dict], path: Path) -> None:
     ax.legend(fontsize="small", ncol=2)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 
@@ -64,5 +66,6 @@ def image_grid(types: Sequence, outputs: Dict[str, Dict], path: Path, index: int
             if c == 0:
                 ax.set_ylabel(t.name)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Dict, List
 
+from ..fileio import atomic_write
+
 ROWS = ("input", "scratch", "dcpt", "maskdcpt")
 LABELS = {"input": "input (degraded)", "scratch": "scratch", "dcpt": "DCPT init", "maskdcpt": "MaskDCPT init"}
 NOTICEABLE_DB = 0.1
@@ -110,5 +112,5 @@ def markdown(result: Dict, tables: Dict[str, Dict], types: List[str]) -> str:
 def write(result: Dict, out: Path) -> None:
     tables = {**result["models"], "input": result["input"]}
     types = [k for k in result["input"]["psnr"] if k != "average"]
-    (out / "report.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "report.md").write_text(markdown(result, tables, types))
+    atomic_write(out / "report.json", json.dumps(result, indent=2) + "\n")
+    atomic_write(out / "report.md", markdown(result, tables, types))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any, Dict, Union
@@ -11,19 +10,15 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
+from ..fileio import atomic_path
 
 LAST = "last.pt"
 
 
-def save_atomic(state: Dict[str, Any], path: Union[str, Path]) -> None:
-    """Write to a temporary file in the same folder, flush it to disk, then `os.replace` it into place."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        torch.save(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def save_training_state(state: Dict[str, Any], path: Union[str, Path]) -> None:
+    """`torch.save` through `dcpt.fileio.atomic_path`: a kill mid-write keeps the previous `last.pt`."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_training_state(path: Union[str, Path], map_location="cpu") -> Dict[str, Any]:

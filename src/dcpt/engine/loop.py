@@ -308,7 +308,7 @@ def _save(path: Path, step: int, job: Job, optimizer, ema, scaler, stream, gener
             "world_size": info.world_size,
             "config": job.config,
         }
-        ckpt.save_atomic(state, path)
+        ckpt.save_training_state(state, path)
     barrier(info)
 
 

@@ -13,6 +13,7 @@ and `require_scored` serve every protocol.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import DataError, DcptError
+from ..fileio import atomic_write
 from .benchmarks import EvalSet, benchmark_sets, pair_sets
 
 
@@ -216,27 +218,19 @@ def write_reports(results: Sequence[SetResult], out_dir, meta: Optional[Dict] = 
         raise DcptError(f"{out}: --out must be a folder, and this is a file")
     out.mkdir(parents=True, exist_ok=True)
     mean = average(results)
-    csv_path = out / "results.csv"
-    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["dataset", "status", "images", "psnr", "ssim", "path"])
-        for r in results:
-            ok = r.status == "ok"
-            writer.writerow(
-                [
-                    r.name,
-                    r.status,
-                    r.images,
-                    f"{r.psnr:.4f}" if ok else "",
-                    f"{r.ssim:.6f}" if ok else "",
-                    r.path,
-                ]
-            )
-        if mean is not None:
-            writer.writerow(["Average", "ok", "", f"{mean['psnr']:.4f}", f"{mean['ssim']:.6f}", ""])
-    json_path = out / "results.json"
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["dataset", "status", "images", "psnr", "ssim", "path"])
+    for r in results:
+        ok = r.status == "ok"
+        writer.writerow(
+            [r.name, r.status, r.images, f"{r.psnr:.4f}" if ok else "", f"{r.ssim:.6f}" if ok else "", r.path]
+        )
+    if mean is not None:
+        writer.writerow(["Average", "ok", "", f"{mean['psnr']:.4f}", f"{mean['ssim']:.6f}", ""])
+    csv_path = atomic_write(out / "results.csv", table.getvalue())
     payload = {"meta": meta or {}, "average": mean, "datasets": [_jsonable(asdict(r)) for r in results]}
-    json_path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    json_path = atomic_write(out / "results.json", json.dumps(payload, indent=2))
     return {"csv": csv_path, "json": json_path}
 
 

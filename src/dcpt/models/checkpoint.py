@@ -15,7 +15,6 @@ accept both and tell them apart by content, not by file name.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, DcptError
+from ..fileio import atomic_path
 from .registry import ARCHS, PRESETS, build_arch
 
 FORMAT = "dcpt"
@@ -78,13 +78,8 @@ def save_checkpoint(
         header["step"] = int(meta.pop("step"))
     header["meta"] = meta
     metadata = {HEADER_KEY: json.dumps(header, default=str)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -143,8 +143,6 @@ def _image(image: ImageInput, who: str) -> Tuple[Tensor, bool]:
 
 
 def _device(device: Device) -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    from .infer.restore import resolve_device
+    from .device import resolve_device
 
-    return resolve_device(device)
+    return resolve_device(device, option="device")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ..errors import ConfigError
+from ..device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -30,25 +30,22 @@ class DistInfo:
         return self.world_size > 1
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """'auto' picks CUDA when present; 'cuda' without a GPU is a user error."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("config key 'train.device': 'cuda' requested but no CUDA device is available")
+def rank_device(name: str, local_rank: int = 0) -> torch.device:
+    """`train.device` for this process: a CUDA device without an index means the rank's own GPU."""
+    device = resolve_device(name, option="config key 'train.device'")
+    if device.type == "cuda" and device.index is None:
         return torch.device("cuda", local_rank)
-    return torch.device("cpu")
+    return device
 
 
 def init_distributed(device_name: str) -> tuple:
     """Join the process group torchrun describes (if any); returns (DistInfo, device)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
-        return DistInfo(), resolve_device(device_name)
+        return DistInfo(), rank_device(device_name)
     rank = int(os.environ["RANK"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(device_name, local_rank)
+    device = rank_device(device_name, local_rank)
     if not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)

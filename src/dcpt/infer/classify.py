@@ -13,7 +13,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, DcptError
+from ..device import resolve_device
+from ..errors import CheckpointError
 
 
 @dataclass
@@ -24,18 +25,6 @@ class Prediction:
 
     def as_dict(self) -> Dict:
         return {"path": self.path, "label": self.label, "probabilities": self.probabilities}
-
-
-def parse_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise DcptError(f"--device: expected cpu, cuda, cuda:N or auto, got {name!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DcptError(f"--device {name}: no CUDA device is available")
-    return device
 
 
 def load_classifier(ckpt, device: Optional[torch.device] = None) -> Tuple[nn.Module, nn.Module, List[str]]:
@@ -74,7 +63,7 @@ def classify_paths(
     """One prediction per image file (folders are expanded), in sorted order."""
     from ..data import list_images, read_image
 
-    dev = parse_device(device)
+    dev = resolve_device(device)
     net, classifier, names = load_classifier(ckpt, dev)
     predictions = []
     for path in list_images([Path(p) for p in inputs]):

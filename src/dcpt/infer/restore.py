@@ -12,6 +12,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
 import torch
 from torch import nn
 
+from ..device import resolve_device
 from ..errors import CheckpointError, DcptError
 from .tiling import count_tiles, grid_multiple, restore_tiled
 
@@ -21,18 +22,6 @@ DEFAULT_TLC_SIZE = 256
 """Training crop size (pixels) that NAFNet's TLC local pooling imitates; the official models use 256."""
 
 OUTPUT_EXTENSIONS = ("png", "tif")
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' picks CUDA when present, else the CPU; asking for an absent CUDA is a user error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DcptError(f"device {name!r} requested but no CUDA device is available; use --device cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise DcptError(f"unknown device {name!r}; expected cpu, cuda, cuda:N or auto") from None
 
 
 def load_model(
@@ -55,7 +44,7 @@ def load_model(
     net = load_checkpoint(path, arch=arch, map_location="cpu")
     if tlc:
         net = _to_local_pooling(net, tlc_size)
-    return net.to(resolve_device(device) if isinstance(device, str) else device).eval()
+    return net.to(resolve_device(device)).eval()
 
 
 def _to_local_pooling(net: nn.Module, tlc_size: int) -> nn.Module:

@@ -35,8 +35,8 @@ VOLATILE = {
 def engine():
     """The engine entry points the study drives, imported in this one place: (build_job, fit,
     build_dataset, class_names_of)."""
-    from dcpt.engine.build import build_dataset, build_job, class_names_of
     from dcpt.engine.loop import fit
+    from dcpt.recipes import build_dataset, build_job, class_names_of
 
     return build_job, fit, build_dataset, class_names_of
 

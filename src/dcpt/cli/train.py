@@ -86,10 +86,10 @@ def resolve(args):
 def run(args) -> int:
     from ..config import save_config
     from ..engine import checkpointing
-    from ..engine.build import build_job
     from ..engine.distributed import barrier, init_distributed, shutdown
     from ..engine.loop import fit
     from ..errors import CheckpointError
+    from ..recipes import build_job
 
     cfg, run_dir = resolve(args)
     last = run_dir / checkpointing.LAST

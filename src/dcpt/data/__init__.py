@@ -4,7 +4,8 @@
 * `samples`: natural photographs shipped with scikit-image, with a fixed train / test split.
 * `SyntheticDataset`: clean patches degraded on the fly, reproducibly (`degrade_batch` for the GPU).
 * `PairedFolderDataset`, `NoisyCleanDataset`: benchmark folders (Rain100L, SOTS, GoPro, LOL, CBSD68...).
-* `LabelledConcat`, `BalancedClassSampler`: one degradation class per member data set.
+* `ConcatDataset`, `Relabelled`: data sets read as one (a run's sources); `LabelledConcat`,
+  `BalancedClassSampler`: one degradation class per member data set.
 * `make_paired_dataset`: write a reproducible paired data set with a manifest (``dcpt make-dataset``).
 
 The data sets are imported on first use, so that `dcpt.degrade` may read images through `dcpt.data.io`
@@ -24,6 +25,8 @@ _LAZY = {
     "LAYOUTS": "paired",
     "PairedFolderDataset": "paired",
     "NoisyCleanDataset": "paired",
+    "ConcatDataset": "concat",
+    "Relabelled": "concat",
     "LabelledConcat": "concat",
     "BalancedClassSampler": "concat",
     "make_paired_dataset": "make_dataset",

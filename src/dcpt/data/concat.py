@@ -1,4 +1,9 @@
-"""Several data sets, one degradation class each, read as one labelled data set."""
+"""Several data sets read as one: the one concatenation of the package, for training and validation.
+
+`ConcatDataset` forwards `set_epoch` to its members (torch's does not), so members that draw
+per-epoch randomness stay reproducible inside it. `Relabelled` maps a member's own class labels to
+the run's, and `LabelledConcat` gives each member one class of its own.
+"""
 
 from __future__ import annotations
 
@@ -11,28 +16,33 @@ from torch.utils.data import Dataset, Sampler
 from ..errors import ConfigError
 
 
-class LabelledConcat(Dataset):
-    """Members ``[(class_name, dataset), ...]`` in order; an item of member ``k`` gets ``label = k``.
+class Relabelled(Dataset):
+    """Items ``{"lq", "gt", "label"}`` of `dataset`, its label `k` renamed `labels[k]`, listed `repeat` times."""
 
-    Items keep ``"lq"``, ``"gt"`` and ``"label"`` plus the member keys listed in `extra_keys`, so that
-    members of different kinds (synthetic, paired folders) collate into one batch.
-    """
+    def __init__(self, dataset, labels: Sequence[int], repeat: int = 1):
+        self.dataset, self.labels, self.repeat = dataset, list(labels), repeat
 
-    def __init__(self, members: Sequence[Tuple[str, Dataset]], extra_keys: Tuple[str, ...] = ()):
-        if isinstance(members, dict) or not len(members):
-            raise ConfigError("LabelledConcat needs a non-empty list of (class_name, dataset) pairs")
-        self.class_names: List[str] = [str(name) for name, _ in members]
-        if len(set(self.class_names)) != len(self.class_names):
-            raise ConfigError(f"class names must be unique, got {self.class_names}")
-        self.datasets = [ds for _, ds in members]
-        empty = [n for n, ds in zip(self.class_names, self.datasets) if len(ds) == 0]
-        if empty:
-            raise ConfigError(f"empty member data set(s): {', '.join(empty)}")
-        self.keys = ("lq", "gt", "label", *extra_keys)
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset) * self.repeat
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.dataset[index % len(self.dataset)]
+        return {"lq": item["lq"], "gt": item["gt"], "label": self.labels[int(item["label"])]}
+
+
+class ConcatDataset(Dataset):
+    """`datasets` one after the other; item ``i`` is item ``i - start`` of the member that holds it."""
+
+    def __init__(self, datasets: Sequence[Dataset]):
+        self.datasets = list(datasets)
         self.cumulative_sizes: List[int] = []
         total = 0
         for ds in self.datasets:
-            total += len(ds)
+            total += len(ds)  # type: ignore[arg-type]
             self.cumulative_sizes.append(total)
 
     def __len__(self) -> int:
@@ -55,6 +65,30 @@ class LabelledConcat(Dataset):
         for ds in self.datasets:
             if hasattr(ds, "set_epoch"):
                 ds.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> dict:
+        member, local = self.locate(index)
+        return self.datasets[member][local]
+
+
+class LabelledConcat(ConcatDataset):
+    """Members ``[(class_name, dataset), ...]`` in order; an item of member ``k`` gets ``label = k``.
+
+    Items keep ``"lq"``, ``"gt"`` and ``"label"`` plus the member keys listed in `extra_keys`, so that
+    members of different kinds (synthetic, paired folders) collate into one batch.
+    """
+
+    def __init__(self, members: Sequence[Tuple[str, Dataset]], extra_keys: Tuple[str, ...] = ()):
+        if isinstance(members, dict) or not len(members):
+            raise ConfigError("LabelledConcat needs a non-empty list of (class_name, dataset) pairs")
+        self.class_names: List[str] = [str(name) for name, _ in members]
+        if len(set(self.class_names)) != len(self.class_names):
+            raise ConfigError(f"class names must be unique, got {self.class_names}")
+        super().__init__([ds for _, ds in members])
+        empty = [n for n, ds in zip(self.class_names, self.datasets) if len(ds) == 0]  # type: ignore[arg-type]
+        if empty:
+            raise ConfigError(f"empty member data set(s): {', '.join(empty)}")
+        self.keys = ("lq", "gt", "label", *extra_keys)
 
     def __getitem__(self, index: int) -> dict:
         member, local = self.locate(index)

@@ -1,6 +1,6 @@
 """The demo's orchestration: checkpoints -> three fine-tunings -> held-out scores -> report.
 
-Everything runs in this process through the engine (`build_job` + `fit`), from the demo configs
+Everything runs in this process through the engine (`recipes.build_job` + `fit`), from the demo configs
 shipped in ``dcpt/assets/demo`` (copies of ``configs/demo-*.yaml``). The three nets share the
 fine-tuning config, step count, seed and data stream; only their initial weights differ.
 """
@@ -72,8 +72,8 @@ def _train(cfg, run_dir: Path, finetune: bool, log) -> Path:
 
     from ..config import save_config
     from ..engine import checkpointing
-    from ..engine.build import build_job
     from ..engine.loop import fit
+    from ..recipes import build_job
 
     (run_dir / checkpointing.LAST).unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
 """Training machinery that knows nothing about DCPT: the loop, schedules, EMA, checkpoints, torchrun.
 
-`build` turns a `RunConfig` into a `Job`; `loop.fit` trains any `Job`.
+`loop.fit` trains any `Job`; `dcpt.recipes` (the layer above) builds one from a `RunConfig`.
 """

@@ -12,10 +12,10 @@ import torch
 from PIL import Image
 from skimage import data
 
+from dcpt.analysis.sheet import CAPTION_HEIGHT, GAP, square_tile
 from dcpt.cli import main
 from dcpt.data.io import read_image, to_uint8
 from dcpt.degrade import DEGRADATIONS, apply
-from dcpt.degrade.sheet import CAPTION_HEIGHT, GAP, square_tile
 
 PREFERRED = ("gaussian_noise", "gaussian_blur", "jpeg", "resample", "haze")
 

@@ -2,7 +2,8 @@
 
 `features` builds a labelled set of degraded crops and pools each feature level of a net to one
 vector per crop; `knn` scores a level by the cross-validated kNN accuracy of the degradation type;
-`tsne` draws a level in 2-D. `dcpt analyse` ties them together.
+`tsne` draws a level in 2-D. `dcpt analyse` ties them together. `sheet` draws the degradation
+catalogue itself (``dcpt degrade --sheet``): every op at three levels on one image.
 """
 
 from .features import (

@@ -78,8 +78,8 @@ def _list(as_json: bool) -> int:
 
 
 def _sheet(args) -> int:
+    from ..analysis.sheet import render_sheet
     from ..data.io import read_image
-    from ..degrade.sheet import render_sheet
     from ..fileio import atomic_path
 
     if len(args.inputs) != 1:

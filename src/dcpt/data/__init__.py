@@ -8,8 +8,8 @@
   `BalancedClassSampler`: one degradation class per member data set.
 * `make_paired_dataset`: write a reproducible paired data set with a manifest (``dcpt make-dataset``).
 
-The data sets are imported on first use, so that `dcpt.degrade` may read images through `dcpt.data.io`
-without an import cycle.
+The data sets are imported on first use, so that reading or writing an image does not load the
+degradation catalogue they build on.
 """
 
 import importlib

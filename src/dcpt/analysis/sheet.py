@@ -16,9 +16,9 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from ..data.io import to_uint8
+from ..degrade.apply import apply
+from ..degrade.core import DEGRADATIONS, check_image
 from ..errors import DcptError
-from .apply import apply
-from .core import DEGRADATIONS, check_image
 
 CAPTION_HEIGHT = 16
 GAP = 4

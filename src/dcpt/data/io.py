@@ -257,6 +257,12 @@ def _write_16bit(tmp_name: str, pixels: np.ndarray) -> None:
         raise DataError(f"{tmp_name}: OpenCV could not write the 16-bit image")
 
 
+def safe_name(name: str) -> str:
+    """`name` as one file or folder name: characters other than letters, digits and ``-_.`` become ``_``
+    (a data set called "CBSD68 sigma=15" is saved under ``CBSD68_sigma_15``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
 # ----------------------------------------------------------------------------- listing
 
 

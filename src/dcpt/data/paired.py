@@ -1,4 +1,5 @@
-"""Paired benchmark folders (degraded + clean) and clean-only folders with seeded Gaussian noise.
+"""Paired benchmark folders (degraded + clean), explicit pair lists, and clean-only folders degraded
+at read time (seeded Gaussian noise, JPEG).
 
 Layouts (sub-folders of the root, and how a degraded file finds its clean file):
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -261,3 +262,41 @@ class NoisyCleanDataset(_Crops, Dataset):
         lq = add_gaussian_noise(gt, self.sigma, self.noise_seed(index), self.quantize)
         lq, gt = self._crop(index, str(path), lq, gt)
         return {"lq": lq, "gt": gt, "label": self.label, "name": path.stem}
+
+
+class JpegCleanDataset(Dataset):
+    """A clean-only folder with each image's JPEG at `quality`: the clean image in 8 bits through
+    `dcpt.degrade.compression.jpeg_roundtrip_uint8` (OpenCV's codec, its defaults otherwise).
+    Items: ``{"lq", "gt", "name"}``."""
+
+    def __init__(self, root, quality: int):
+        self.paths, self.quality = list_images(root), int(quality)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> dict:
+        from ..degrade.compression import jpeg_roundtrip_uint8
+        from .io import from_numpy, to_numpy
+
+        gt = read_image(self.paths[index])
+        try:
+            lq = from_numpy(jpeg_roundtrip_uint8(to_numpy(gt, 8), self.quality))
+        except DataError as exc:
+            raise DataError(f"{self.paths[index]}: {exc}") from None
+        return {"lq": lq, "gt": gt, "name": self.paths[index].stem}
+
+
+class PairListDataset(Dataset):
+    """Explicit (degraded, clean) file pairs, for folders named outside the standard layouts (see
+    `match_pairs`). Items: ``{"lq", "gt", "name"}``, whole images."""
+
+    def __init__(self, pairs: Sequence[Tuple[Path, Path]]):
+        self.pairs = list(pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict:
+        lq_path, gt_path = self.pairs[index]
+        return {"lq": read_image(lq_path), "gt": read_image(gt_path), "name": lq_path.stem}

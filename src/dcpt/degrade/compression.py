@@ -1,4 +1,9 @@
-"""The compression family: a real JPEG round trip (OpenCV's libjpeg-turbo, 4:2:0 chroma, baseline)."""
+"""The compression family: a real JPEG round trip (OpenCV's libjpeg-turbo, 4:2:0 chroma, baseline).
+
+`jpeg_roundtrip_uint8` is the package's one JPEG codec: the `jpeg` op, the toolkit's JPEG test rows
+(`dcpt.data.paired.JpegCleanDataset`) and the releases' `PairedImageJPEGCARDataset`
+(`dcpt.data.release_data.jpeg_input`) all encode through it, so they agree to the byte.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..errors import DataError
 from .core import register
 
 
@@ -18,15 +24,17 @@ def jpeg_quality(level: float) -> int:
 
 
 def jpeg_roundtrip_uint8(rgb: np.ndarray, quality: int) -> np.ndarray:
-    """Encode and decode one ``H x W x 3`` uint8 RGB image at `quality` with OpenCV."""
+    """Encode and decode one ``H x W x 3`` uint8 RGB image at `quality` (1-100) with OpenCV, which
+    codes BGR arrays (as ``cv2.imwrite`` and BasicSR do); returns RGB."""
     import cv2
 
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), (cv2.IMWRITE_JPEG_QUALITY, quality))
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    ok, buf = cv2.imencode(".jpg", bgr, (cv2.IMWRITE_JPEG_QUALITY, int(quality)))
     if not ok:
-        raise RuntimeError("OpenCV failed to encode a JPEG")
+        raise DataError(f"OpenCV could not JPEG-encode a {rgb.shape[1]} x {rgb.shape[0]} image")
     decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if decoded is None:
-        raise RuntimeError("OpenCV failed to decode the JPEG it encoded")
+        raise DataError("OpenCV could not decode the JPEG it encoded")
     return decoded[..., ::-1]
 
 

@@ -47,63 +47,26 @@ class SetResult:
 
 def open_set(entry: EvalSet):
     """A data set whose items hold ``lq``, ``gt`` (3 x H x W in [0, 1]) and ``name``."""
-    from ..data.paired import LAYOUTS, NoisyCleanDataset, PairedFolderDataset, match_pairs
+    from ..data.paired import (
+        LAYOUTS,
+        JpegCleanDataset,
+        NoisyCleanDataset,
+        PairedFolderDataset,
+        PairListDataset,
+        match_pairs,
+    )
 
     root = Path(entry.path)
     if entry.kind == "noise":
         return NoisyCleanDataset(root, entry.sigma)
     if entry.kind == "jpeg":
-        return _JpegDataset(root, entry.quality)
+        return JpegCleanDataset(root, entry.quality)
     if entry.dirs:
         for folder in entry.dirs:
             if not (root / folder).is_dir():
                 raise DataError(f"{root / folder}: no such folder (expected {entry.expected()})")
-        return _PairList(match_pairs(root / entry.dirs[0], root / entry.dirs[1], LAYOUTS["generic"]))
+        return PairListDataset(match_pairs(root / entry.dirs[0], root / entry.dirs[1], LAYOUTS["generic"]))
     return PairedFolderDataset(root, layout=entry.layout)
-
-
-class _PairList:
-    """Explicit (degraded, clean) file pairs, for folders named outside the standard layouts."""
-
-    def __init__(self, pairs):
-        self.pairs = pairs
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def __getitem__(self, index: int) -> dict:
-        from ..data.io import read_image
-
-        lq_path, gt_path = self.pairs[index]
-        return {"lq": read_image(lq_path), "gt": read_image(gt_path), "name": lq_path.stem}
-
-
-class _JpegDataset:
-    """Clean images and their 8-bit OpenCV JPEG encoding at `quality` (OpenCV defaults otherwise)."""
-
-    def __init__(self, root: Path, quality: int):
-        from ..data.io import list_images
-
-        self.paths, self.quality = list_images(root), int(quality)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> dict:
-        import cv2
-
-        from ..data.io import from_numpy, read_image, to_numpy
-
-        gt = read_image(self.paths[index])
-        bgr = to_numpy(gt, 8)[:, :, ::-1]
-        ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-        if not ok:
-            raise DataError(f"{self.paths[index]}: OpenCV could not JPEG-encode this image")
-        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
-        if decoded is None:
-            raise DataError(f"{self.paths[index]}: OpenCV could not decode its own JPEG of this image")
-        lq = from_numpy(decoded[:, :, ::-1])
-        return {"lq": lq, "gt": gt, "name": self.paths[index].stem}
 
 
 def score_pair(restored: torch.Tensor, gt: torch.Tensor) -> Dict[str, float]:
@@ -133,7 +96,7 @@ def evaluate_sets(
 def _evaluate_one(net, entry, tile, overlap, batch, save_dir, show_progress) -> SetResult:
     from tqdm import tqdm
 
-    from ..data.io import write_image
+    from ..data.io import safe_name, write_image
     from .restore import restore_image
 
     if not Path(entry.path).exists():
@@ -151,17 +114,13 @@ def _evaluate_one(net, entry, tile, overlap, batch, save_dir, show_progress) -> 
                 restored = restore_image(net, item["lq"], tile=tile, overlap=overlap, batch=batch)
             rows.append({"name": item["name"], **score_pair(restored, item["gt"])})
             if save_dir is not None:
-                write_image(Path(save_dir) / _safe(entry.name) / f"{item['name']}.png", restored)
+                write_image(Path(save_dir) / safe_name(entry.name) / f"{item['name']}.png", restored)
     except DataError as exc:
         return SetResult(entry.name, entry.path, "error", detail=str(exc))
     if not rows:
         return SetResult(entry.name, entry.path, "error", detail="no images")
     mean = {key: sum(r[key] for r in rows) / len(rows) for key in ("psnr", "ssim")}
     return SetResult(entry.name, entry.path, "ok", mean["psnr"], mean["ssim"], len(rows), per_image=rows)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def evaluate_benchmark(

@@ -3,7 +3,7 @@
 What the releases' ``basicsr/test.py`` + ``SRModel.nondist_validation`` do with every test image, and
 what is repeated here (file:line references to the releases are tabulated in ``docs/protocols.md``):
 
-1. inputs as their datasets build them (`dcpt.infer.release_data`; noise: seed 0 before every image,
+1. inputs as their datasets build them (`dcpt.data.release_data`; noise: seed 0 before every image,
    float32; DCPT leaves the noisy input unclipped, MaskDCPT clips it to [0, 1]);
 2. ``pre_test``: reflect-pad the bottom/right to a multiple of the config's ``window_size`` (16 for
    NAFNet, 8 for Restormer, SwinIR and PromptIR), one forward pass of the whole image (no tiling, no
@@ -26,9 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.io import safe_name
+from ..data.release_data import release_items
 from ..errors import DcptError
-from .evaluate import SetResult, _safe
-from .release_data import release_items
+from .evaluate import SetResult
 from .release_tables import ReleaseSet, release_table
 
 
@@ -173,7 +174,7 @@ def _score_set(
         rows.append({"name": item.name, **release_scores(out, gt, image_range, item.name)})
         if save_dir is not None:
             restored = torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))
-            write_image(Path(save_dir) / _safe(entry.name) / f"{item.name}.png", restored)
+            write_image(Path(save_dir) / safe_name(entry.name) / f"{item.name}.png", restored)
     mean = {key: float(np.mean([r[key] for r in rows])) for key in ("psnr", "ssim")}
     return SetResult(
         entry.name,

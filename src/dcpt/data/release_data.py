@@ -1,9 +1,11 @@
 """Test inputs built exactly as the releases' BasicSR datasets build them, as float32 ``H x W x 3`` RGB arrays.
 
-Why not `dcpt.data`: the releases decode with OpenCV (``cv2.imdecode(..., IMREAD_COLOR)``, whose JPEG
-decoder and 16-bit handling differ from Pillow's), divide by 255 in float32, synthesise noise in numpy
-in a fixed order, and pair files by their own rules. Reproducing their numbers means repeating each of
-those steps, which `dcpt.data` deliberately does differently (see ``docs/protocols.md``).
+Why apart from `dcpt.data.io` and `dcpt.data.paired`: the releases decode with OpenCV
+(``cv2.imdecode(..., IMREAD_COLOR)``, whose JPEG decoder and 16-bit handling differ from Pillow's),
+divide by 255 in float32, synthesise noise in numpy in a fixed order, and pair files by their own
+rules. Reproducing their numbers means repeating each of those steps, which the rest of `dcpt.data`
+deliberately does differently (see ``docs/protocols.md``). The table rows (`dcpt.infer.release_tables`)
+say which set to build; this module only needs the fields `ReleaseEntry` lists.
 
 Every reader returns a list of `Item` loaders, so a data set is listed (and its pairing checked) before
 any image is decoded. A pairing the release would refuse (an `assert` there) is a `DcptError` here.
@@ -15,15 +17,35 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, List
+from typing import Callable, List, Optional, Protocol
 
 import numpy as np
 
 from ..errors import DataError, DcptError
-from .evaluate import _safe
-from .release_tables import ReleaseSet
+from .io import safe_name
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class ReleaseEntry(Protocol):
+    """What a release test set row (`dcpt.infer.release_tables.ReleaseSet`) tells the readers: its
+    kind, folders (relative to DATA_ROOT), dehaze suffix, noise sigma and JPEG quality."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def gt(self) -> str: ...
+    @property
+    def lq(self) -> Optional[str]: ...
+    @property
+    def suffix(self) -> str: ...
+    @property
+    def sigma(self) -> float: ...
+    @property
+    def quality(self) -> int: ...
+    def source(self) -> str: ...
 
 
 @dataclass
@@ -62,17 +84,10 @@ def gaussian_noise_input(gt: np.ndarray, sigma: float, clip: bool) -> np.ndarray
 
 def jpeg_input(gt: np.ndarray, quality: int) -> np.ndarray:
     """PairedImageJPEGCARDataset: round to 8 bits, OpenCV JPEG at `quality` of the BGR array, decode, /255."""
-    import cv2
+    from ..degrade.compression import jpeg_roundtrip_uint8
 
-    bgr = (np.ascontiguousarray(gt[:, :, ::-1]) * 255).round().astype(np.uint8)
-    ok, code = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise DataError("OpenCV could not JPEG-encode an image")
-    image = cv2.imdecode(code, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise DataError("OpenCV could not decode the JPEG it encoded")
-    decoded = image.astype(np.float32) / 255.0
-    return np.ascontiguousarray(decoded[:, :, ::-1])
+    rgb8 = (np.ascontiguousarray(gt) * 255).round().astype(np.uint8)
+    return np.ascontiguousarray(jpeg_roundtrip_uint8(rgb8, quality).astype(np.float32) / 255.0)
 
 
 def mosaic_input(rgb8: np.ndarray) -> np.ndarray:
@@ -169,7 +184,7 @@ def _txtlist_items(list_file: Path, root: Path) -> List[Item]:
         for path in (gt_path, lq_path):
             if not path.is_file():
                 raise DcptError(f"{list_file}:{number}: {path} does not exist")
-        name = _safe(str(PurePosixPath(names[1]).with_suffix("")))
+        name = safe_name(str(PurePosixPath(names[1]).with_suffix("")))
         items.append(_paired_item(lq_path, gt_path, name=name))
     return items
 
@@ -178,7 +193,7 @@ def _synthetic_items(gt_dir: Path, make_lq: Callable[[Path], tuple]) -> List[Ite
     return [Item(Path(n).stem, functools.partial(make_lq, gt_dir / n)) for n in _files(gt_dir)]
 
 
-def release_items(entry: ReleaseSet, root: Path, clip_noise: bool) -> List[Item]:
+def release_items(entry: ReleaseEntry, root: Path, clip_noise: bool) -> List[Item]:
     """The pairs of one release test set under DATA_ROOT `root` (folders already checked to exist)."""
     gt_dir = root / entry.gt
 

@@ -7,7 +7,7 @@ closest matches; a duplicate registration raises, so two modules cannot silently
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, TypeVar
+from typing import Any, Callable, Dict, Generic, Iterator, List, TypeVar
 
 from .errors import DcptError
 
@@ -53,9 +53,6 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         return self._items[self.canonical(name)]
 
-    def aliases_of(self, name: str) -> List[str]:
-        return sorted(a for a, target in self._aliases.items() if target == name)
-
     def names(self) -> List[str]:
         return list(self._items)
 
@@ -75,11 +72,3 @@ class Registry(Generic[T]):
 def drop_none(kwargs: Dict[str, Any]) -> Dict[str, Any]:
     """Drop None-valued keyword arguments so that defaults survive unset CLI options (timm habit)."""
     return {k: v for k, v in kwargs.items() if v is not None}
-
-
-def optional_import(module: str) -> Optional[Any]:
-    """Import `module` if it is installed, else None (for optional fast paths)."""
-    try:
-        return __import__(module, fromlist=["_"])
-    except ImportError:
-        return None

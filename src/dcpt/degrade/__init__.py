@@ -17,10 +17,6 @@ import importlib
 from .apply import apply, catalogue, parse_mixture  # noqa: F401
 from .core import DEGRADATIONS, DegradationSpec, register  # noqa: F401
 
-# Family modules register their ops on import.
+# The family modules register their ops on import; this order is the catalogue's.
 for _family in ("noise", "blur", "compression", "weather", "light", "sampling", "mixed"):
-    try:
-        importlib.import_module(f"{__name__}.{_family}")
-    except ModuleNotFoundError as _exc:  # family not written yet
-        if _exc.name != f"{__name__}.{_family}":
-            raise
+    importlib.import_module(f"{__name__}.{_family}")

@@ -149,7 +149,3 @@ def rand(gens: Sequence[torch.Generator], shape: Sequence[int], device, dtype=to
 def uniform(gens: Sequence[torch.Generator], low: float, high: float, device) -> Tensor:
     """One uniform scalar per sample in [low, high), shape (B,)."""
     return low + (high - low) * rand(gens, (), device)
-
-
-def generator_device(gens: Sequence[torch.Generator]) -> torch.device:
-    return gens[0].device if gens else torch.device("cpu")

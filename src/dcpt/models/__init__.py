@@ -13,9 +13,6 @@ import importlib
 
 from .registry import ARCHS, PRESETS, build_arch, create_model, list_models, register_arch, register_model  # noqa: F401
 
+# The family modules register their presets on import; this order is the order `list_models` gives.
 for _module in ("nafnet", "restormer", "swinir", "promptir", "classifier", "checkpoint", "masking"):
-    try:
-        importlib.import_module(f"{__name__}.{_module}")
-    except ModuleNotFoundError as _exc:  # not written yet
-        if _exc.name != f"{__name__}.{_module}":
-            raise
+    importlib.import_module(f"{__name__}.{_module}")

@@ -77,3 +77,13 @@ def test_the_file_mode_follows_the_umask(tmp_path):
     finally:
         os.umask(previous)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_an_output_folder_may_be_missing_but_not_a_file(tmp_path):
+    from dcpt.errors import DcptError
+    from dcpt.fileio import check_output_folder
+
+    assert check_output_folder(tmp_path / "new") == tmp_path / "new"
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(DcptError, match="--out '.*f' is a file; expected a folder"):
+        check_output_folder(tmp_path / "f")

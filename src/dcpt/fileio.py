@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Union
 
+from .errors import DcptError
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 TEMP_MARK = ".tmp-"
@@ -52,6 +54,15 @@ def atomic_write(path: PathLike, data: Union[bytes, str], encoding: str = "utf-8
         with open(tmp, "wb") as fh:
             fh.write(payload)
     return Path(path)
+
+
+def check_output_folder(folder: PathLike, option: str = "--out") -> Path:
+    """`folder` as a Path, or a one-line `DcptError` when a file already stands where the command's
+    output folder (named `option` in the message) should be; the folder itself may be missing."""
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise DcptError(f"{option} {str(path)!r} is a file; expected a folder (it is created if missing)")
+    return path
 
 
 def leftovers(folder: PathLike) -> List[Path]:

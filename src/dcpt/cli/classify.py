@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .restore import add_device_option
+
 
 def add_parsers(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -24,7 +26,7 @@ def add_parsers(subparsers) -> None:
         metavar="N",
         help="classify the central N x N crop (bounds memory on large images)",
     )
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    add_device_option(parser)
     parser.set_defaults(run=run)
 
 

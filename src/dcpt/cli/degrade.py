@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ..errors import DataError, DcptError
+from ..fileio import atomic_path, check_output_folder
 
 EPILOG = """TYPE is a registered name or alias (see --list) with its level in -l, or a mixture applied in order,
 such as "gaussian_blur:2,jpeg:40". Images are degraded one by one in sorted order from one generator
@@ -80,7 +81,6 @@ def _list(as_json: bool) -> int:
 def _sheet(args) -> int:
     from ..analysis.sheet import render_sheet
     from ..data.io import read_image
-    from ..fileio import atomic_path
 
     if len(args.inputs) != 1:
         raise DcptError(f"--sheet needs exactly one input image, got {len(args.inputs)}")
@@ -117,8 +117,8 @@ def _degrade(args) -> int:
     to_file = out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir()
     if to_file and len(files) > 1:
         raise DataError(f"{out}: {len(files)} input images need an output folder, not an image file name")
-    if out.is_file() and not to_file:
-        raise DataError(f"{out}: expected an output folder, got an existing file")
+    if not to_file:
+        check_output_folder(out, "-o/--output")
     targets = [out] if to_file else [out / f.name for f in files]
     if len(set(targets)) != len(targets):
         raise DataError(f"two inputs share a file name, so their outputs in {out} would collide")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .restore import add_tiling_options
+from .restore import add_device_option, add_tiling_options
 
 PROTOCOL_NAMES = ("toolkit", "dcpt", "maskdcpt")
 
@@ -45,9 +45,7 @@ def add_parsers(subparsers) -> None:
     parser.add_argument(
         "--arch", default=None, metavar="NAME", help="model preset for a BasicSR .pth, e.g. nafnet-5d"
     )
-    parser.add_argument(
-        "--device", default="auto", metavar="DEVICE", help="cpu, cuda, cuda:N or auto (default)"
-    )
+    add_device_option(parser)
     parser.add_argument(
         "--protocol",
         default="toolkit",

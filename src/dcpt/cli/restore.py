@@ -33,7 +33,7 @@ def add_tiling_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """--ckpt / --arch / --device, shared with `dcpt evaluate`."""
+    """--ckpt / --arch / --device."""
     parser.add_argument(
         "--ckpt",
         required=True,
@@ -46,6 +46,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="model name for checkpoints without one, e.g. nafnet-5d for a BasicSR .pth",
     )
+    add_device_option(parser)
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """--device, for every command that runs a net (read by `dcpt.device.resolve_device`)."""
     parser.add_argument(
         "--device",
         default="auto",

@@ -102,13 +102,7 @@ def aniso_blur(img: Tensor, level: Tensor, gens) -> Tensor:
     "generalised Gaussian exp(-0.5 q^beta), random beta in [0.5, 4] and rotation; level = major sigma in pixels",
 )
 def generalized_blur(img: Tensor, level: Tensor, gens) -> Tensor:
-    theta, minor = _rotated_params(level, gens, (0.5, 1.0))
-    beta = uniform(gens, 0.5, 4.0, img.device)
-
-    def build(i, size):
-        return generalized_gaussian_kernel(level[i], minor[i], theta[i], beta[i], size, dtype=img.dtype)
-
-    return blur_grouped(img, _sigma_sizes(level), build)
+    return _shaped_blur(img, level, gens, generalized_gaussian_kernel, (0.5, 4.0))
 
 
 @register(
@@ -118,11 +112,17 @@ def generalized_blur(img: Tensor, level: Tensor, gens) -> Tensor:
     "plateau kernel 1/(1+(d/sigma)^beta), random beta in [2, 4] and rotation; level = major sigma in pixels",
 )
 def plateau_blur(img: Tensor, level: Tensor, gens) -> Tensor:
+    return _shaped_blur(img, level, gens, plateau_kernel, (2.0, 4.0))
+
+
+def _shaped_blur(img: Tensor, level: Tensor, gens, kernel, beta_range) -> Tensor:
+    """Blur with a rotated `kernel(major, minor, theta, beta, size)` of random shape exponent `beta`,
+    drawn after the rotation and the minor sigma (minor = 0.5-1 x major)."""
     theta, minor = _rotated_params(level, gens, (0.5, 1.0))
-    beta = uniform(gens, 2.0, 4.0, img.device)
+    beta = uniform(gens, beta_range[0], beta_range[1], img.device)
 
     def build(i, size):
-        return plateau_kernel(level[i], minor[i], theta[i], beta[i], size, dtype=img.dtype)
+        return kernel(level[i], minor[i], theta[i], beta[i], size, dtype=img.dtype)
 
     return blur_grouped(img, _sigma_sizes(level), build)
 

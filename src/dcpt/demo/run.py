@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from ..errors import ConfigError, DcptError
+from ..fileio import check_output_folder
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "demo"
 PRETRAINED = ("dcpt", "maskdcpt")
@@ -55,8 +56,7 @@ def _check(options: DemoOptions) -> None:
         value = getattr(options, name)
         if value is not None and value <= 0:
             raise ConfigError(f"--{name.replace('_', '-')}: expected a positive number of steps, got {value}")
-    if options.out.exists() and not options.out.is_dir():
-        raise DcptError(f"--out {str(options.out)!r} is a file; expected a folder (it is created if missing)")
+    check_output_folder(options.out)
     if not options.pretrain:
         for objective in PRETRAINED:
             path = shipped_checkpoint(objective)

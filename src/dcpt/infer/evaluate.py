@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import DataError, DcptError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, check_output_folder
 from .benchmarks import EvalSet, benchmark_sets, pair_sets
 
 
@@ -172,9 +172,7 @@ def markdown_table(results: Sequence[SetResult]) -> str:
 
 def write_reports(results: Sequence[SetResult], out_dir, meta: Optional[Dict] = None) -> Dict[str, Path]:
     """Write ``results.csv`` (one row per data set + average) and ``results.json`` (with per-image scores)."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise DcptError(f"{out}: --out must be a folder, and this is a file")
+    out = check_output_folder(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     mean = average(results)
     table = io.StringIO()

@@ -14,6 +14,7 @@ from torch import nn
 
 from ..device import resolve_device
 from ..errors import CheckpointError, DcptError
+from ..fileio import check_output_folder
 from .tiling import count_tiles, grid_multiple, restore_tiled
 
 PathLike = Union[str, os.PathLike]
@@ -73,9 +74,7 @@ def output_paths(inputs: Sequence[Path], out_dir: PathLike, ext: str = "png") ->
     """Same base names under `out_dir`, with extension `ext`; two inputs with one stem are an error."""
     if ext not in OUTPUT_EXTENSIONS:
         raise DcptError(f"output format must be one of {', '.join(OUTPUT_EXTENSIONS)}, got {ext!r}")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DcptError(f"{out_dir}: the output must be a folder, and this is a file")
+    out_dir = check_output_folder(out_dir, "-o/--out")
     targets = [out_dir / f"{path.stem}.{ext}" for path in inputs]
     seen: Dict[Path, Path] = {}
     for source, target in zip(inputs, targets):

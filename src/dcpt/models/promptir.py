@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ..errors import DcptError
 from .import_basicsr import register_config_inferer
-from .pyramid_net import PyramidTransformerNet, infer_pyramid_config
+from .pyramid_net import RESTORMER_SIZE, PyramidTransformerNet, infer_pyramid_config
 from .registry import register_arch, register_model
 from .transformer_blocks import BlockConfig, OverlapPatchEmbed, masked_by
 
@@ -177,10 +177,7 @@ register_config_inferer("promptir", infer_promptir_config)
 def promptir_5d():
     """The DCPT release's 5-degradation PromptIR (its promptir_arch.PromptIR, test_PromptIR_5d.yml)."""
     return dict(
-        dim=48,
-        num_blocks=(4, 6, 6, 8),
-        num_refinement_blocks=4,
-        heads=(1, 2, 4, 8),
+        **RESTORMER_SIZE,
         decoder=True,
         unused_upstream_layers=False,
     )
@@ -190,10 +187,7 @@ def promptir_5d():
 def promptir_maskdcpt_5d():
     """The MaskDCPT release's 5-degradation PromptIR (promptir_arch.PromptIR, test_PromptIR_5d.yml)."""
     return dict(
-        dim=48,
-        num_blocks=(4, 6, 6, 8),
-        num_refinement_blocks=4,
-        heads=(1, 2, 4, 8),
+        **RESTORMER_SIZE,
         decoder=True,
         bias=True,
         key_layout="maskdcpt",

@@ -28,6 +28,10 @@ from .layers import pad_to_multiple
 from .masking import apply_mask, check_mask, check_through, resize_mask
 from .transformer_blocks import BlockConfig, check_image
 
+# Restormer's published size (48 wide, 4/6/6/8 blocks, 4 refinement blocks, 1/2/4/8 heads): both
+# releases' Restormer and PromptIR presets are this size and differ only in their options.
+RESTORMER_SIZE = dict(dim=48, num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8))
+
 STAGE_PREFIXES = {"upstream": "", "dcpt-restormer": "body.", "maskdcpt": "blocks."}
 
 

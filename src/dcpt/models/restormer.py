@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ..errors import DcptError
 from .import_basicsr import register_config_inferer
-from .pyramid_net import PyramidTransformerNet, infer_pyramid_config
+from .pyramid_net import RESTORMER_SIZE, PyramidTransformerNet, infer_pyramid_config
 from .registry import register_arch, register_model
 from .transformer_blocks import BlockConfig, OverlapPatchEmbed
 
@@ -109,10 +109,7 @@ register_config_inferer("restormer", infer_restormer_config)
 def restormer_5d():
     """The DCPT release's 5-degradation Restormer (its restormer_arch.Restormer, test_Restormer_5d.yml)."""
     return dict(
-        dim=48,
-        num_blocks=(4, 6, 6, 8),
-        num_refinement_blocks=4,
-        heads=(1, 2, 4, 8),
+        **RESTORMER_SIZE,
         layernorm_type="BiasFree",
         layernorm_eps=1e-6,
         attention="relu",
@@ -124,10 +121,7 @@ def restormer_5d():
 def restormer_maskdcpt_5d():
     """The MaskDCPT release's 5-degradation Restormer (restormer_arch.Restormer, test_Restormer_5d.yml)."""
     return dict(
-        dim=48,
-        num_blocks=(4, 6, 6, 8),
-        num_refinement_blocks=4,
-        heads=(1, 2, 4, 8),
+        **RESTORMER_SIZE,
         layernorm_type="WithBias",
         key_layout="maskdcpt",
     )

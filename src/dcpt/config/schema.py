@@ -60,7 +60,9 @@ class DataConfig:
     """Training data. `batch_size` is per process (torchrun multiplies it by the world size).
     `scale_range` (low, high) shrinks each clean photograph by a random factor in that range before a
     synthetic training crop is cut (scale augmentation; (1, 1) is off). Paired folders are never
-    rescaled: resizing would change their degradation."""
+    rescaled: resizing would change their degradation. `on_bad_sample` decides what an unreadable
+    image does: ``error`` stops the run naming it, ``skip`` leaves it out with a warning, unless more
+    than `max_bad_fraction` of a source's images are bad (then the run stops: the folder is wrong)."""
 
     train: List[SourceConfig] = field(default_factory=list)
     val: List[SourceConfig] = field(default_factory=list)
@@ -74,6 +76,8 @@ class DataConfig:
     seed: int = 0
     epoch_length: int = 1000
     val_length: int = 64
+    on_bad_sample: Literal["error", "skip"] = "error"
+    max_bad_fraction: float = 0.01
 
 
 @dataclass

@@ -5,7 +5,13 @@ folder (so the final rename stays on one file system), are flushed to disk, and 
 them over the target; the folder is then flushed too where the platform allows it, so the rename
 itself survives a power cut. A writer that fails, or a Ctrl-C, leaves the previous file untouched and
 removes the temporary one. Only a kill between writing and renaming can leave a temporary file, and
-`leftovers` finds those.
+`leftovers` finds those (`remove_leftovers` clears them when a run folder is reopened).
+
+Any operating-system error on the way (no space, read-only file system, quota, permission) becomes a
+one-line `WriteError` naming the file and the cause, with the temporary file removed, so a full disk
+is reported like any other user problem and is not kept full by the failed attempt. Some writers hide
+the `OSError` (torch's zip writer raises a `RuntimeError` with the `OSError` as its context, Rust
+writers print ``os error 28``); `_os_cause` digs the cause out of those.
 
 The temporary file is created with the usual ``0o666`` less the umask (not `tempfile.mkstemp`'s
 ``0o600``), so a checkpoint or an image is as readable as any file the user writes. It keeps the
@@ -14,11 +20,13 @@ target's suffix, because OpenCV and matplotlib choose the format from the file n
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Union
+from typing import Iterator, List, Optional, Union
 
 from .errors import DcptError
 
@@ -28,22 +36,42 @@ TEMP_MARK = ".tmp-"
 """Part of every temporary name: ``.<stem>.tmp-<random><suffix>``."""
 
 
+class WriteError(DcptError):
+    """A file could not be written (no space, read-only, quota, permission): one line, exit code 2.
+
+    `path` is the file that was being written and `errno` the operating system's error number."""
+
+    def __init__(self, path: PathLike, cause: OSError):
+        self.path = Path(path)
+        self.errno = cause.errno
+        code = errno.errorcode.get(cause.errno or 0)
+        reason = cause.strerror or str(cause) or type(cause).__name__
+        super().__init__(f"cannot write {str(path)!r}: {reason}" + (f" ({code})" if code else ""))
+
+
 @contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a fresh temporary path next to `path` for a writer that needs a file name (`torch.save`,
     Pillow's `save`, safetensors' `save_file`); when the block ends normally the file there is flushed
-    and moved onto `path`. Parent folders are created.
+    and moved onto `path`. Parent folders are created. An OS error anywhere raises `WriteError`.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _create_temp(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _create_temp(target)
+    except OSError as exc:
+        raise WriteError(target, exc) from None
     try:
         yield tmp
         _fsync_file(tmp)
         os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    except BaseException as exc:
+        with _quiet():
+            tmp.unlink(missing_ok=True)
+        cause = _os_cause(exc) if isinstance(exc, Exception) else None
+        if cause is None or isinstance(exc, DcptError):
+            raise
+        raise WriteError(target, cause) from None
     _fsync_folder(target.parent)
 
 
@@ -68,6 +96,44 @@ def check_output_folder(folder: PathLike, option: str = "--out") -> Path:
 def leftovers(folder: PathLike) -> List[Path]:
     """Temporary files of atomic writes into `folder` that a kill cut short (never part of any result)."""
     return sorted(p for p in Path(folder).glob(f".*{TEMP_MARK}*") if p.is_file())
+
+
+def remove_leftovers(folder: PathLike) -> List[Path]:
+    """Delete `leftovers(folder)` and return them. Only safe while no other process writes into
+    `folder` (a run folder holds its lock when this is called)."""
+    found = leftovers(folder)
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
+
+
+_RUST_OS_ERROR = re.compile(r"os error (\d+)")
+
+
+def _os_cause(exc: BaseException) -> Optional[OSError]:
+    """The `OSError` behind `exc`: itself, one in its cause/context chain, or one that a foreign
+    writer only printed (``... (os error 28)``); None for errors that are not about the disk."""
+    seen = 0
+    current: Optional[BaseException] = exc
+    while current is not None and seen < 16:
+        if isinstance(current, OSError):
+            return current
+        match = _RUST_OS_ERROR.search(str(current)) if isinstance(current, Exception) else None
+        if match:
+            number = int(match.group(1))
+            return OSError(number, os.strerror(number))
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Clean-up that must not hide the error being reported (an unlink on a read-only disk)."""
+    try:
+        yield
+    except OSError:
+        pass
 
 
 def _create_temp(target: Path) -> Path:

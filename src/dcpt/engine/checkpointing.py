@@ -16,9 +16,12 @@ LAST = "last.pt"
 
 
 def save_training_state(state: Dict[str, Any], path: Union[str, Path]) -> None:
-    """`torch.save` through `dcpt.fileio.atomic_path`: a kill mid-write keeps the previous `last.pt`."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """`torch.save` through `dcpt.fileio.atomic_path`: a kill mid-write keeps the previous `last.pt`.
+
+    Saved through a Python file object, not a file name: torch's own file writer reports a full disk
+    as "unexpected pos", while a Python write raises the `OSError` that `WriteError` names."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(state, fh)
 
 
 def load_training_state(path: Union[str, Path], map_location="cpu") -> Dict[str, Any]:

@@ -97,6 +97,25 @@ def test_tiny_images_and_float64(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("height, width", [(1, 1), (1, 13), (13, 1)])
+def test_one_pixel_high_or_wide_images(name, height, width):
+    """Every size the reader accepts, down to 1 x 1, is degraded (mosaic and raindrop raised a padding
+    RuntimeError on one-pixel-high images), at both ends of the level range."""
+    img = torch.rand(2, 3, height, width, generator=seeded(1))
+    spec = DEGRADATIONS.get(name)
+    for level in (spec.level_min, spec.level_max):
+        out = apply(name, img, level, generator=seeded(0))
+        assert out.shape == img.shape and torch.isfinite(out).all()
+        assert 0.0 <= out.min() and out.max() <= 1.0
+
+
+@pytest.mark.parametrize("text", ["gaussian_blur:3,", ",jpeg:40", "gaussian_blur:3,,jpeg:40", "haze, ,rain"])
+def test_an_empty_stage_in_a_mixture_is_refused(text):
+    with pytest.raises(DcptError, match="empty stage"):
+        apply(text, torch.rand(3, 8, 8), generator=seeded(0))
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_higher_level_is_worse(name, crops):
     levels = DEGRADATIONS.get(name).sheet_levels()
     scores = []

@@ -20,8 +20,13 @@ Mixture = Sequence[Tuple[str, Optional[Level]]]
 def parse_mixture(text: str) -> List[Tuple[str, Optional[float]]]:
     """Parse ``"blur:3,jpeg:40"`` into ``[("blur", 3.0), ("jpeg", 40.0)]``; a bare name has level None."""
     stages: List[Tuple[str, Optional[float]]] = []
-    for part in text.split(","):
-        part = part.strip()
+    parts = [part.strip() for part in text.split(",")]
+    if any(parts) and not all(parts):
+        raise DcptError(
+            f"empty stage in degradation {text!r}: expected names separated by single commas, "
+            "such as 'gaussian_blur:2,jpeg:40'"
+        )
+    for part in parts:
         if not part:
             continue
         name, sep, value = part.partition(":")

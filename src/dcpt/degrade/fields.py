@@ -89,18 +89,29 @@ def smooth_noise(
 
 
 def gaussian_blur(img: Tensor, sigma: float) -> Tensor:
-    """Separable Gaussian blur of ``B x C x H x W`` with one `sigma` (pixels) and reflected borders."""
+    """Separable Gaussian blur of ``B x C x H x W`` with one `sigma` (pixels) and reflected borders.
+
+    An axis one pixel long is left as it is: a reflected border does not exist there, and a
+    normalised blur of a replicated single pixel is that pixel anyway.
+    """
     if sigma <= 0:
         return img
     channels, height, width = img.shape[1:]
-    radius = max(1, min(int(math.ceil(3 * sigma)), min(height, width) - 1))
+    if min(height, width) == 1:
+        radius = max(1, min(int(math.ceil(3 * sigma)), max(height, width) - 1))
+    else:
+        radius = max(1, min(int(math.ceil(3 * sigma)), min(height, width) - 1))
     taps = torch.arange(-radius, radius + 1, device=img.device, dtype=img.dtype)
     weights = torch.exp(-0.5 * (taps / sigma) ** 2)
     weights = weights / weights.sum()
-    out = F.pad(img, (radius, radius, 0, 0), mode="reflect")
-    out = F.conv2d(out, weights.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
-    out = F.pad(out, (0, 0, radius, radius), mode="reflect")
-    return F.conv2d(out, weights.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+    out = img
+    if width > 1:
+        out = F.pad(out, (radius, radius, 0, 0), mode="reflect")
+        out = F.conv2d(out, weights.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    if height > 1:
+        out = F.pad(out, (0, 0, radius, radius), mode="reflect")
+        out = F.conv2d(out, weights.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+    return out
 
 
 def low_pass(img: Tensor, cells: int) -> Tensor:

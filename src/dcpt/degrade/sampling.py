@@ -63,10 +63,15 @@ def demosaic_bilinear(raw: Tensor, pattern: str = "RGGB") -> Tensor:
     aliases=("demosaic",),
 )
 def mosaic(img: Tensor, level: Tensor, gens) -> Tensor:
+    height, width = img.shape[-2:]
+    if height < 2 or width < 2:
+        # A Bayer cell is 2 x 2: an image one pixel high or wide is sensed as if its edge pixels
+        # continued over the cell, so every colour is sampled, then cropped back.
+        img = F.pad(img, (0, max(0, 2 - width), 0, max(0, 2 - height)), mode="replicate")
     raw = bayer_mosaic(img)
     noise = core.randn(gens, raw.shape[1:], img.device).to(img.dtype)
     raw = raw + noise * (level.to(img.dtype) / 255.0).view(-1, 1, 1, 1)
-    return demosaic_bilinear(raw)
+    return demosaic_bilinear(raw)[..., :height, :width]
 
 
 RESAMPLE_DOWN = ("area", "bilinear", "bicubic")

@@ -8,6 +8,12 @@ pair whose two files exist is complete and is skipped on a re-run; the manifest 
 job list in a fixed order at the end. An interrupted run, re-run, gives exactly the files of an
 uninterrupted one. A settings file (``OUT/make_dataset.json``) guards against resuming with other
 settings.
+
+An unreadable source image stops the run (policy ``error``) or leaves that image's pairs out
+(``skip``, up to a share of the sources). A stop still writes the manifest of the complete pairs and
+removes half-written ones, so the folder is consistent and a re-run (with the file fixed, or with
+``skip``) completes it; the bad-sample policy is not a setting of the data, so it may change between
+runs.
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 
 from ..errors import DataError
 from ..fileio import atomic_write, leftovers
+from .bad_samples import BadSamplePolicy, BadSamples
 from .io import list_images, read_image, write_image
 from .samples import sample_names, sample_paths
 from .synthetic import SEED_LIMIT, DegradationClass, derive_seed, draw_crop
@@ -77,11 +84,14 @@ def plan_jobs(
     per_image: int,
     seed: int,
     patch: Optional[int],
-    sizes: Optional[Sequence[tuple]] = None,
+    sizes: Optional[Sequence[Optional[tuple]]] = None,
 ) -> List[PairJob]:
-    """One job per (image, type, repetition), in that order; draws levels, crops and seeds."""
+    """One job per (image, type, repetition), in that order; draws levels, crops and seeds. A source
+    whose size is None (unreadable, skipped) gets no jobs; the others keep their indices and bytes."""
     jobs = []
     for i, (label, path) in enumerate(sources):
+        if sizes is not None and sizes[i] is None:
+            continue
         for cls in classes:
             for r in range(per_image):
                 g = torch.Generator().manual_seed(derive_seed(seed, i, cls.name, r))
@@ -90,9 +100,10 @@ def plan_jobs(
                 level = float(torch.tensor(lo + (hi - lo) * t))  # float32, as the op will see it
                 crop = None
                 if patch is not None:
-                    if sizes is None:
+                    size = None if sizes is None else sizes[i]
+                    if size is None:
                         raise DataError(f"cropping {patch}-pixel patches needs the image sizes (`sizes`)")
-                    crop = draw_crop(g, sizes[i][0], sizes[i][1], patch)
+                    crop = draw_crop(g, size[0], size[1], patch)
                 deg_seed = int(torch.randint(SEED_LIMIT, (), generator=g))
                 name = f"{i:04d}_{_safe(path.stem)}_{_safe(cls.name)}_{r}"
                 jobs.append(PairJob(name, label, i, cls.name, r, level, deg_seed, crop, patch))
@@ -108,30 +119,42 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def run_job(args) -> str:
-    """Make one pair (in a worker process): read, crop, degrade, write gt then lq atomically."""
+def run_job(args) -> Tuple[str, Optional[str]]:
+    """Make one pair (in a worker process): read, crop, degrade, write gt then lq atomically.
+
+    Returns (source path, None), or (source path, message) when the source image is unreadable, so
+    the parent process decides what a bad image does."""
     job, path, cls, out = args
-    img = _read_cached(str(path))
+    try:
+        img = _read_cached(str(path))
+    except DataError as exc:
+        return str(path), str(exc)
     if job.crop is not None:
         top, left = job.crop
         img = img[:, top : top + job.patch, left : left + job.patch]
     lq = cls.degrade(img[None], torch.tensor([job.level], dtype=torch.float64), [job.seed])[0]
     write_image(Path(out) / "gt" / f"{job.name}.png", img)
     write_image(Path(out) / "lq" / f"{job.name}.png", lq)
-    return job.name
+    return str(path), None
 
 
-def _image_sizes(paths: Sequence[Path], patch: int) -> List[tuple]:
-    """(height, width) of each image, checked against the patch size before any work starts."""
+def _image_sizes(paths: Sequence[Path], patch: int, bad: BadSamples) -> List[Optional[tuple]]:
+    """(height, width) of each image, checked against the patch size before any work starts; None
+    for an unreadable image that the policy skips."""
     from PIL import Image, UnidentifiedImageError
 
-    sizes = []
+    sizes: List[Optional[tuple]] = []
     for path in paths:
         try:
             with Image.open(path) as im:
                 h, w = im.size[::-1] if im.getexif().get(0x0112, 1) < 5 else im.size
-        except (OSError, UnidentifiedImageError):
-            h, w = read_image(path).shape[1:]
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError, EOFError):
+            try:
+                h, w = read_image(path).shape[1:]
+            except DataError as exc:
+                bad.record(str(path), exc)
+                sizes.append(None)
+                continue
         if h < patch or w < patch:
             raise DataError(f"{path} is {h}x{w} pixels, smaller than the {patch}x{patch} patch")
         sizes.append((h, w))
@@ -173,12 +196,14 @@ def make_paired_dataset(
     workers: int = 0,
     patch: Optional[int] = None,
     progress: bool = True,
+    bad_samples: Optional[BadSamplePolicy] = None,
 ) -> List[dict]:
     """Write ``OUT/lq``, ``OUT/gt`` and ``OUT/manifest.jsonl``; returns the manifest records.
 
     `types` are op names or mixtures; `levels` gives one level per type (op units; a severity fraction
     in [0, 1] for mixtures) or None for a uniform random level per pair, recorded in the manifest.
-    `src` is a folder of images or ``"samples"``. `workers` > 1 uses a process pool.
+    `src` is a folder of images or ``"samples"``. `workers` > 1 uses a process pool. `bad_samples`
+    decides what an unreadable source image does (default: stop, naming it).
     """
     if not types:
         raise DataError("give at least one degradation type")
@@ -198,7 +223,9 @@ def make_paired_dataset(
     if len(set(map(_safe, names))) != len(names):
         raise DataError(f"degradation types must be distinct, got {names}")
     sources = resolve_sources(src)
-    sizes = _image_sizes([p for _, p in sources], patch) if patch is not None else None
+    policy = bad_samples or BadSamplePolicy(option="", fraction_option="max_bad_fraction")
+    bad = BadSamples(policy, len(sources), "source images")
+    sizes = _image_sizes([p for _, p in sources], patch, bad) if patch is not None else None
     jobs = plan_jobs(sources, classes, per_image, seed, patch, sizes)
 
     out = Path(out)
@@ -216,32 +243,75 @@ def make_paired_dataset(
     _remove_partial_files(out)
 
     by_class = dict(zip(names, classes))
-    todo = [
-        (j, sources[j.image_index][1], by_class[j.type], str(out))
-        for j in jobs
-        if not ((out / "lq" / f"{j.name}.png").exists() and (out / "gt" / f"{j.name}.png").exists())
-    ]
-    _run_all(todo, workers, total=len(jobs), progress=progress)
+    todo = [(j, sources[j.image_index][1], by_class[j.type], str(out)) for j in jobs if not _complete(out, j)]
 
-    records = [j.record() for j in jobs]
+    def on_bad(source: str, message: str) -> None:
+        try:
+            bad.record(source, DataError(message))
+        except DataError as exc:
+            raise _Stopped(str(exc)) from None
+
+    try:
+        _run_all(todo, workers, total=len(jobs), progress=progress, on_bad=on_bad)
+    except _Stopped as stop:
+        _remove_partial_files(out)
+        written = _write_manifest(out, jobs)
+        raise DataError(
+            f"{stop}; stopped: {out / MANIFEST_FILE} lists the {len(written)} pairs written, and a "
+            "re-run completes the set once the image is fixed"
+        ) from None
+    bad.log_summary()
+    return _write_manifest(out, jobs)
+
+
+class _Stopped(Exception):
+    """A bad source image under the 'error' policy, or one too many under 'skip'."""
+
+
+def _complete(out: Path, job: PairJob) -> bool:
+    return (out / "lq" / f"{job.name}.png").exists() and (out / "gt" / f"{job.name}.png").exists()
+
+
+def _write_manifest(out: Path, jobs: Sequence[PairJob]) -> List[dict]:
+    """The manifest of the pairs on disk, in job order; a lone half of a pair cut short is removed,
+    so the folders hold exactly the pairs listed (and a re-run makes the rest)."""
+    records = []
+    for job in jobs:
+        if _complete(out, job):
+            records.append(job.record())
+        else:
+            for side in ("lq", "gt"):
+                (out / side / f"{job.name}.png").unlink(missing_ok=True)
     atomic_write(out / MANIFEST_FILE, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
     return records
 
 
-def _run_all(todo: list, workers: int, total: int, progress: bool) -> None:
+def _run_all(
+    todo: list, workers: int, total: int, progress: bool, on_bad: Callable[[str, str], None]
+) -> None:
+    """Run the jobs; `on_bad(source, message)` hears of each unreadable source and may raise to stop
+    (a pool is then terminated; its half-written files are cleaned by the caller)."""
     from tqdm import tqdm
 
     bar = tqdm(total=total, initial=total - len(todo), unit="pair", disable=not progress, desc="make-dataset")
+    bad_sources = set()
     try:
         if workers <= 1 or len(todo) <= 1:
             for args in todo:
-                run_job(args)
+                if str(args[1]) not in bad_sources:
+                    source, error = run_job(args)
+                    if error is not None:
+                        bad_sources.add(source)
+                        on_bad(source, error)
                 bar.update()
             return
         import multiprocessing
 
         with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-            for _ in pool.imap_unordered(run_job, todo, chunksize=max(1, min(8, len(todo) // (4 * workers)))):
+            chunk = max(1, min(8, len(todo) // (4 * workers)))
+            for source, error in pool.imap_unordered(run_job, todo, chunksize=chunk):
+                if error is not None:
+                    on_bad(source, error)
                 bar.update()
     finally:
         bar.close()

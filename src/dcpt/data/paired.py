@@ -34,6 +34,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..errors import ConfigError, DataError
+from .bad_samples import BadSamplePolicy, BadSamples
 from .io import list_images, read_image
 from .synthetic import augment, check_patch, derive_seed, draw_augment, draw_crop, pad_to_patch
 
@@ -153,6 +154,11 @@ class PairedFolderDataset(_Crops, Dataset):
 
     Items: ``{"lq", "gt", "label", "name"}`` with ``name`` the degraded file's stem. Full images by
     default (evaluation); give `patch_size` (and `augment=True` for flips and 90-degree turns) to train.
+
+    A pair that cannot be read (a corrupt file, or sides of different sizes) stops the data set
+    naming the file, unless `bad_samples` says ``skip``: then the item is the next readable pair
+    (cropped with the item's own seed) and the pair is counted in `bad`. Pairs are read lazily, so
+    a bad pair is found when first drawn.
     """
 
     def __init__(
@@ -164,6 +170,7 @@ class PairedFolderDataset(_Crops, Dataset):
         augment: bool = False,
         seed: int = 0,
         pad_small: bool = False,
+        bad_samples: Optional[BadSamplePolicy] = None,
     ):
         self.root = Path(root)
         if not self.root.is_dir():
@@ -183,21 +190,42 @@ class PairedFolderDataset(_Crops, Dataset):
         self.lq_dir, self.gt_dir = dirs
         self.pairs = match_pairs(self.lq_dir, self.gt_dir, LAYOUTS[layout])
         self.label = int(label)
+        self.bad = BadSamples(bad_samples, len(self.pairs), f"pairs in {self.root}")
+        self._bad_index: set = set()
         self._init_crops(patch_size, augment, seed, pad_small)
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> dict:
-        lq_path, gt_path = self.pairs[index]
-        lq, gt = read_image(lq_path), read_image(gt_path)
-        if lq.shape != gt.shape:
-            raise DataError(
-                f"{lq_path.name} is {lq.shape[1]}x{lq.shape[2]} but its clean partner "
-                f"{gt_path.name} is {gt.shape[1]}x{gt.shape[2]}"
-            )
-        lq, gt = self._crop(index, str(lq_path), lq, gt)
-        return {"lq": lq, "gt": gt, "label": self.label, "name": lq_path.stem}
+        if not 0 <= index < len(self.pairs):
+            raise IndexError(f"pair {index} is outside the {len(self.pairs)} pairs of {self.root}")
+        for step in range(len(self.pairs)):
+            k = (index + step) % len(self.pairs)
+            images = self._read_pair(k)
+            if images is not None:
+                lq_path = self.pairs[k][0]
+                lq, gt = self._crop(index, str(lq_path), *images)
+                return {"lq": lq, "gt": gt, "label": self.label, "name": lq_path.stem}
+        raise DataError(f"{self.root}: none of the {len(self.pairs)} pairs could be read")
+
+    def _read_pair(self, k: int) -> Optional[Tuple[Tensor, Tensor]]:
+        """Pair `k`'s (degraded, clean) images, or None when it is bad and the policy skips it."""
+        if k in self._bad_index:
+            return None
+        lq_path, gt_path = self.pairs[k]
+        try:
+            lq, gt = read_image(lq_path), read_image(gt_path)
+            if lq.shape != gt.shape:
+                raise DataError(
+                    f"{lq_path} is {lq.shape[1]}x{lq.shape[2]} but its clean partner "
+                    f"{gt_path.name} is {gt.shape[1]}x{gt.shape[2]}"
+                )
+        except DataError as exc:
+            self.bad.record(str(lq_path), exc)
+            self._bad_index.add(k)
+            return None
+        return lq, gt
 
 
 def _check_quantize(quantize: str) -> None:

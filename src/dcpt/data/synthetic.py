@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from ..degrade import DEGRADATIONS, apply, parse_mixture
 from ..errors import ConfigError, DataError
+from .bad_samples import BadSamplePolicy, BadSamples, Unreadable
 from .io import list_images, read_image
 
 SEED_LIMIT = 2**62
@@ -249,6 +250,11 @@ class SyntheticDataset(Dataset):
 
     With ``degrade_on_device=True`` items carry no ``"lq"``; call `degrade_batch` on the collated
     batch to degrade it on the GPU with the same result as the per-item path on the CPU.
+
+    An unreadable clean image stops the data set naming the file, unless `bad_samples` says
+    ``skip``: then it is left out and counted (`bad`). With `cache` every file is read here, so the
+    images left are known before training; without, a bad file is met when drawn and its item uses
+    the next readable image instead (a choice that depends on the files alone, not on access order).
     """
 
     def __init__(
@@ -264,6 +270,7 @@ class SyntheticDataset(Dataset):
         degrade_on_device: bool = False,
         cache: bool = True,
         scale_range: Tuple[float, float] = (1.0, 1.0),
+        bad_samples: Optional[BadSamplePolicy] = None,
     ):
         self.classes = parse_classes(classes)
         self.class_names = [c.name for c in self.classes]
@@ -275,15 +282,42 @@ class SyntheticDataset(Dataset):
         self.scale_range = _checked_scale_range(scale_range)
         self.pad_small, self.degrade_on_device, self.cache = pad_small, degrade_on_device, cache
         self.entries = _source_entries(source)
-        self.length = int(length) if length is not None else len(self.entries) * len(self.classes)
+        self.bad = BadSamples(bad_samples, len(self.entries), "clean images")
         self._images: Dict[int, Tensor] = {}
         if cache:
-            for k in range(len(self.entries)):
-                self._images[k] = self._load(k)
+            self._load_all()
+        self.length = int(length) if length is not None else len(self.entries) * len(self.classes)
+
+    def _load_all(self) -> None:
+        """Read every clean image now; in skip mode the unreadable ones leave `entries`."""
+        kept: List[Tuple[str, Union[Path, Tensor]]] = []
+        for k in range(len(self.entries)):
+            img = self._try_load(k)
+            if img is not None:
+                self._images[len(kept)] = img
+                kept.append(self.entries[k])
+        if not kept:
+            raise DataError(f"none of the {len(self.entries)} clean images could be read")
+        self.entries = kept
+        self.bad.log_summary()
+
+    def _try_load(self, k: int) -> Optional[Tensor]:
+        """Image `k`, or None when it is unreadable and the policy skips it."""
+        try:
+            return self._load(k)
+        except Unreadable as exc:
+            self.bad.record(self.entries[k][0], exc.error)
+            return None
 
     def _load(self, k: int) -> Tensor:
         name, item = self.entries[k]
-        img = read_image(item) if isinstance(item, Path) else item.detach().to("cpu", torch.float32)
+        if isinstance(item, Path):
+            try:
+                img = read_image(item)
+            except DataError as exc:
+                raise Unreadable(exc) from None
+        else:
+            img = item.detach().to("cpu", torch.float32)
         if img.ndim != 3 or img.shape[0] != 3:
             raise DataError(f"{name}: expected a 3 x H x W image, got shape {tuple(img.shape)}")
         if self.pad_small:
@@ -292,8 +326,15 @@ class SyntheticDataset(Dataset):
         return img
 
     def image(self, k: int) -> Tensor:
-        """Clean image `k` as used for cropping (padded if `pad_small`)."""
-        return self._images[k] if k in self._images else self._load(k)
+        """Clean image `k` as used for cropping (padded if `pad_small`); when it is unreadable and
+        skipped, the next readable one."""
+        if k in self._images:
+            return self._images[k]
+        for step in range(len(self.entries)):
+            img = self._try_load((k + step) % len(self.entries))
+            if img is not None:
+                return img
+        raise DataError(f"none of the {len(self.entries)} clean images could be read")
 
     def set_epoch(self, epoch: int) -> None:
         """Draw a fresh set of items; call before each epoch (DataLoader workers must not be persistent)."""

@@ -59,10 +59,13 @@ def build_dataset(
     train: bool = True,
 ) -> Dataset:
     """One labelled data set over `sources`; `patch_size` None reads whole paired images. Only
-    training crops get ``data.scale_range``: validation measures the photographs as they are."""
+    training crops get ``data.scale_range``: validation measures the photographs as they are.
+    ``data.on_bad_sample`` / ``data.max_bad_fraction`` apply to each source's files."""
     from ..data import PairedFolderDataset, SyntheticDataset
+    from ..data.bad_samples import BadSamplePolicy
     from ..data.concat import ConcatDataset, Relabelled
 
+    policy = BadSamplePolicy(data.on_bad_sample, data.max_bad_fraction)
     parts = []
     for i, source in enumerate(sources):
         labels = [class_names.index(name) for name in _source_classes(source)]
@@ -76,6 +79,7 @@ def build_dataset(
                 seed=seed + i,
                 pad_small=True,
                 scale_range=data.scale_range if train else (1.0, 1.0),
+                bad_samples=policy,
             )
         else:
             folder = Path(str(source.paired)).expanduser()
@@ -88,6 +92,7 @@ def build_dataset(
                 augment=patch_size is not None,
                 seed=seed + i,
                 pad_small=True,
+                bad_samples=policy,
             )
         parts.append(Relabelled(dataset, labels, source.repeat))
     return parts[0] if len(parts) == 1 else ConcatDataset(parts)

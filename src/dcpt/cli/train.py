@@ -1,8 +1,17 @@
-"""`dcpt pretrain` and `dcpt finetune`: train from a YAML config (also under torchrun)."""
+"""`dcpt pretrain` and `dcpt finetune`: train from a YAML config (also under torchrun).
+
+A run holds its folder's lock (`engine.rundir.RunLock`, rank 0 only under torchrun) from before the
+"already holds a checkpoint" check to its exit, so two runs started into one folder cannot both pass
+the check. ``--resume auto`` resumes when `last.pt` exists and starts fresh otherwise: the same
+command line serves the first start and every restart, which is what ``torchrun --max-restarts``
+needs to recover a lost worker unattended.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +20,7 @@ EXAMPLES_PRETRAIN = """examples:
   dcpt pretrain configs/demo-pretrain-dcpt.yaml --objective maskdcpt --set train.steps=200
   torchrun --nproc_per_node=4 -m dcpt pretrain configs/nafnet-5d-pretrain.yaml
   dcpt pretrain configs/demo-pretrain-dcpt.yaml --out runs/demo-pt --resume
+  torchrun --nproc_per_node=4 --max-restarts=3 -m dcpt pretrain configs/nafnet-5d-pretrain.yaml --resume auto
 """
 
 EXAMPLES_FINETUNE = """examples:
@@ -22,7 +32,14 @@ EXAMPLES_FINETUNE = """examples:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="YAML run config (see configs/)")
     parser.add_argument("--out", help="run folder (default: the config's `out`, else runs/<config name>)")
-    parser.add_argument("--resume", action="store_true", help="continue exactly from <out>/last.pt")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        type=_resume_mode,
+        metavar="auto",
+        help="continue exactly from <out>/last.pt; `--resume auto`: continue if it exists, else start fresh",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -31,6 +48,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set train.steps=100 (repeatable)",
     )
+
+
+def _resume_mode(text: str) -> str:
+    if text != "auto":
+        raise argparse.ArgumentTypeError(f"expected nothing or 'auto', got {text!r}")
+    return text
 
 
 def add_parsers(subparsers) -> None:
@@ -84,21 +107,33 @@ def resolve(args):
 
 
 def run(args) -> int:
-    from ..config import save_config
     from ..engine import checkpointing
-    from ..engine.distributed import barrier, init_distributed, shutdown
-    from ..engine.loop import fit
+    from ..engine.rundir import RunLock, reopen
     from ..errors import CheckpointError
-    from ..recipes import build_job
 
     cfg, run_dir = resolve(args)
-    last = run_dir / checkpointing.LAST
-    if args.resume and not last.is_file():
-        raise CheckpointError(f"--resume: no training checkpoint at {last}")
-    if not args.resume and last.is_file():
-        raise CheckpointError(
-            f"{run_dir} already holds a training checkpoint; pass --resume to continue it or --out for a new run"
-        )
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # before the process group: torchrun's rank
+    with RunLock(run_dir) if main_rank else contextlib.nullcontext():
+        if main_rank:
+            reopen(run_dir)
+        last = run_dir / checkpointing.LAST
+        resume = last.is_file() if args.resume == "auto" else bool(args.resume)
+        if resume and not last.is_file():
+            raise CheckpointError(f"--resume: no training checkpoint at {last}")
+        if not resume and last.is_file():
+            raise CheckpointError(
+                f"{run_dir} already holds a training checkpoint; "
+                "pass --resume to continue it or --out for a new run"
+            )
+        return _train(args, cfg, run_dir, resume)
+
+
+def _train(args, cfg, run_dir: Path, resume: bool) -> int:
+    from ..config import save_config
+    from ..engine.distributed import barrier, init_distributed, shutdown
+    from ..engine.loop import fit
+    from ..recipes import build_job
+
     info, device = init_distributed(cfg.train.device)
     try:
         job = build_job(cfg, finetune=args.mode == "finetune")
@@ -106,7 +141,7 @@ def run(args) -> int:
             run_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, run_dir / "config.yaml")
         barrier(info)
-        result = fit(job, cfg.data, cfg.optim, cfg.train, run_dir, device, info, resume=args.resume)
+        result = fit(job, cfg.data, cfg.optim, cfg.train, run_dir, device, info, resume=resume)
         if info.is_main:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in {**result.last_logs, **result.val_metrics}.items())
             print(

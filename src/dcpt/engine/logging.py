@@ -1,6 +1,11 @@
 """What a run reports: a tqdm bar (step, loss, steps/s, ETA), TensorBoard scalars and `metrics.jsonl`.
 
 Only rank 0 reports; on other ranks every method is a no-op.
+
+A run that resumes at step S first cuts `metrics.jsonl` back to the records of steps <= S (those
+written before its checkpoint) and opens TensorBoard with ``purge_step=S + 1``, so the steps a killed
+run logged after its last checkpoint do not appear twice; a fresh start (S = 0) clears both. A full
+disk while logging is a one-line `WriteError`, like any other write.
 """
 
 from __future__ import annotations
@@ -10,6 +15,10 @@ import sys
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Dict, Optional
+
+from ..fileio import WriteError, atomic_write
+
+METRICS = "metrics.jsonl"
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
@@ -32,14 +41,22 @@ class RunLogger:
             return
         from tqdm import tqdm
 
-        self.jsonl = open(Path(run_dir) / "metrics.jsonl", "a")
+        self.path = Path(run_dir) / METRICS
+        cut_metrics(self.path, start_step)
+        try:
+            self.jsonl = open(self.path, "a")
+        except OSError as exc:
+            raise WriteError(self.path, exc) from None
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is a declared dependency; tolerate a slim install
                 pass
             else:
-                self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tb"))
+                tb = Path(run_dir) / "tb"
+                self.writer = SummaryWriter(
+                    log_dir=str(tb), purge_step=start_step + 1 if tb.is_dir() else None
+                )
         self.bar = tqdm(
             total=total_steps,
             initial=start_step,
@@ -55,8 +72,11 @@ class RunLogger:
         if not self.enabled or self.jsonl is None:
             return
         record = {"step": step, "kind": prefix, **{k: float(v) for k, v in values.items()}}
-        self.jsonl.write(json.dumps(record) + "\n")
-        self.jsonl.flush()
+        try:
+            self.jsonl.write(json.dumps(record) + "\n")
+            self.jsonl.flush()
+        except OSError as exc:
+            raise WriteError(self.path, exc) from None
         if self.writer is not None:
             for key, value in values.items():
                 self.writer.add_scalar(f"{prefix}/{key}", float(value), step)
@@ -85,4 +105,24 @@ class RunLogger:
         if self.writer is not None:
             self.writer.close()
         if self.jsonl is not None:
-            self.jsonl.close()
+            try:
+                self.jsonl.close()
+            except OSError:  # a full disk, already reported by `scalars`
+                pass
+
+
+def cut_metrics(path: Path, step: int) -> None:
+    """Keep the records of `path` up to and including `step`; a line cut short by a kill is dropped."""
+    if not path.is_file():
+        return
+    text = path.read_text()
+    kept = []
+    for line in text.splitlines(keepends=True):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= step:
+            kept.append(line if line.endswith("\n") else line + "\n")
+    if "".join(kept) != text:
+        atomic_write(path, "".join(kept))

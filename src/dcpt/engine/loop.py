@@ -3,6 +3,11 @@
 It knows nothing of DCPT: a `Job` hands it named modules, an objective ``(batch, modules) ->
 (loss, logs)`` and data; it owns optimisation (AdamW, warm-up + cosine, clipping, accumulation,
 AMP, EMA), validation, logging, atomic checkpoints and exact resume.
+
+A run stops with one line, never a traceback, when the loss or the weights stop being finite or a
+write fails (a full disk): the message names the last checkpoint that is really good (finite
+weights that gave a finite loss; see `engine.state`), since a failed or refused write leaves the
+previous `last.pt`.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from ..config import DataConfig, OptimConfig, TrainConfig
-from ..errors import CheckpointError, ConfigError, DcptError
+from ..errors import ConfigError, DcptError
+from ..fileio import WriteError
 from . import checkpointing as ckpt
+from . import faults, state
 from .distributed import DistInfo, all_reduce_mean, barrier
 from .ema import ModelEma
 from .logging import RunLogger
@@ -31,7 +37,11 @@ from .validate import validate
 
 
 class TrainingDiverged(DcptError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss or the weights became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingStopped(DcptError):
+    """A write failed during training (a full disk, a read-only folder); the last good checkpoint is kept."""
 
 
 @dataclass
@@ -86,14 +96,6 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
-
-
-def _gather(obj, info: DistInfo) -> List:
-    if not info.enabled:
-        return [obj]
-    out = [None] * info.world_size
-    dist.all_gather_object(out, obj)
-    return out
 
 
 def _param_groups(
@@ -167,12 +169,15 @@ def fit(
     _seed_everything(train.seed + info.rank)
     if generator is not None:
         generator.manual_seed(train.seed * 7919 + info.rank + 1)
+    run = state.RunState(job.modules, optimizer, ema, scaler, stream, generator, job.config)
     step = 0
+    sums: Dict[str, torch.Tensor] = {}
+    count = 0
     if resume:
         if last_path is None:
             raise ConfigError("resuming a run needs its run folder (run_dir is None)")
-        state = ckpt.load_training_state(last_path)
-        step = _restore(state, job, optimizer, ema, scaler, stream, generator, info)
+        step, sums, count = state.restore(ckpt.load_training_state(last_path), run, info)
+    kill_at = faults.kill_step(info.rank)
 
     model: nn.Module = _Step({n: job.modules[n] for n in trains}, objective)
     ddp: Optional[nn.parallel.DistributedDataParallel] = None
@@ -186,11 +191,10 @@ def fit(
         model = torch.compile(model)  # type: ignore[assignment]  # an OptimizedModule; the stub says Callable
 
     logger = RunLogger(run_dir, train.steps, start_step=step, enabled=info.is_main)
-    sums: Dict[str, torch.Tensor] = {}
-    count = 0
     last_logs: Dict[str, float] = {}
     val_metrics: Dict[str, float] = {}
     last_good = step if resume else None
+    pending: Optional[state.Captured] = None  # a checkpoint waiting for its weights' loss
     try:
         while step < train.steps:
             lr = lr_at(step, optim.lr, train.steps, optim.warmup_steps, optim.min_lr)
@@ -216,10 +220,13 @@ def fit(
             step_loss = all_reduce_mean(step_loss, info)
             sums["loss"] = sums.get("loss", 0.0) + step_loss
             if not torch.isfinite(step_loss).item():
-                where = f"{last_path} (step {last_good})" if last_good is not None else "none written yet"
                 raise TrainingDiverged(
-                    f"loss is {step_loss.item()} at step {step + 1}; stopped. Last good checkpoint: {where}"
+                    f"loss is {step_loss.item()} at step {step + 1}; stopped. "
+                    f"Last good checkpoint: {_where(last_path, last_good)}"
                 )
+            if pending is not None and last_path is not None:
+                last_good = _write(last_path, pending, run, info, device, last_good)
+                pending = None
             if optim.grad_clip > 0:
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(
@@ -251,8 +258,15 @@ def fit(
             if last_path is not None and (
                 step == train.steps or (train.ckpt_every and step % train.ckpt_every == 0)
             ):
-                _save(last_path, step, job, optimizer, ema, scaler, stream, generator, info)
-                last_good = step
+                pending = state.capture(step, run, sums, count, info)
+                if step == train.steps:
+                    last_good, pending = _write(last_path, pending, run, info, device, last_good), None
+            if step == kill_at:
+                faults.die()
+    except WriteError as exc:
+        raise TrainingStopped(
+            f"{exc}; stopped after step {step}. Last good checkpoint: {_where(last_path, last_good)}"
+        ) from None
     finally:
         logger.close()
 
@@ -262,7 +276,13 @@ def fit(
         if ema is not None and job.ema_of is not None:
             final_modules[job.ema_of] = ema.module
         exported = run_dir / "final.safetensors"
-        job.export(final_modules, step, exported)
+        try:
+            job.export(final_modules, step, exported)
+        except WriteError as exc:
+            raise TrainingStopped(
+                f"{exc}; training itself finished: {_where(last_path, last_good)} holds it, "
+                "and --resume exports it again"
+            ) from None
     barrier(info)
     return FitResult(step, last_logs, val_metrics, exported)
 
@@ -292,58 +312,18 @@ def _validate_main(job, ema, data, device, train, info, logger, step) -> Dict[st
     return metrics
 
 
-def _save(path: Path, step: int, job: Job, optimizer, ema, scaler, stream, generator, info: DistInfo) -> None:
-    per_rank = _gather(
-        {"rng": ckpt.rng_state(), "objective": generator.get_state() if generator is not None else None}, info
-    )
-    if info.is_main:
-        state = {
-            "step": step,
-            "modules": {name: module.state_dict() for name, module in job.modules.items()},
-            "ema": ema.state_dict() if ema is not None else None,
-            "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict(),
-            "stream": stream.state_dict(),
-            "ranks": per_rank,
-            "world_size": info.world_size,
-            "config": job.config,
-        }
-        ckpt.save_training_state(state, path)
-    barrier(info)
+def _where(last_path: Optional[Path], last_good: Optional[int]) -> str:
+    return f"{last_path} (step {last_good})" if last_good is not None else "none written yet"
 
 
-def _split_single_group(saved: Dict, optimizer: torch.optim.Optimizer) -> Dict:
-    """A state saved with one parameter group for all modules (dcpt before ``optim.lr_scale``),
-    split into this optimiser's per-module groups; parameters keep their order, so their states map."""
-    groups = optimizer.param_groups
-    if len(saved["param_groups"]) != 1 or len(groups) == 1:
-        return saved
-    ids, split = list(saved["param_groups"][0]["params"]), []
-    for group in groups:
-        chunk, ids = ids[: len(group["params"])], ids[len(group["params"]) :]
-        split.append({**saved["param_groups"][0], "params": chunk, "lr_scale": group["lr_scale"]})
-    return {**saved, "param_groups": split}
-
-
-def _restore(state, job: Job, optimizer, ema, scaler, stream, generator, info: DistInfo) -> int:
-    try:
-        for name, module in job.modules.items():
-            module.load_state_dict(state["modules"][name])
-        scales = [group["lr_scale"] for group in optimizer.param_groups]
-        optimizer.load_state_dict(_split_single_group(state["optimizer"], optimizer))
-        for group, scale in zip(optimizer.param_groups, scales):
-            group["lr_scale"] = scale  # the config's, not the checkpoint's: a resume may change it
-        if ema is not None and state.get("ema") is not None:
-            ema.load_state_dict(state["ema"])
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(
-            f"the training checkpoint does not match this run's model: {str(exc).splitlines()[0]}"
-        ) from None
-    scaler.load_state_dict(state["scaler"])
-    stream.load_state_dict(state["stream"])
-    ranks = state["ranks"]
-    mine = ranks[info.rank] if info.rank < len(ranks) else ranks[0]
-    ckpt.set_rng_state(mine["rng"])
-    if generator is not None and mine["objective"] is not None:
-        generator.set_state(mine["objective"])
-    return int(state["step"])
+def _write(
+    path: Path, pending: state.Captured, run: state.RunState, info: DistInfo, device, last_good: Optional[int]
+) -> int:
+    """Write the checkpoint of step ``pending.step`` unless its weights are not finite; its step."""
+    if not run.finite():
+        raise TrainingDiverged(
+            f"weights are not finite after step {pending.step}; stopped without saving them. "
+            f"Last good checkpoint: {_where(path, last_good)}"
+        )
+    state.write(path, pending, run, info, device)
+    return pending.step

@@ -1,5 +1,7 @@
 """Typed configs: unknown keys, wrong types, --set overrides and the saved resolved config."""
 
+import re
+
 import pytest
 import yaml
 
@@ -121,3 +123,92 @@ def test_shipped_configs_are_valid(path):
     from dcpt.models import list_models
 
     assert cfg.model.name in list_models()
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("optim.lr=nan", "optim.lr"),
+        ("optim.lr=.inf", "optim.lr"),
+        ("optim.weight_decay=-.inf", "optim.weight_decay"),
+        ("optim.betas=[.nan, 0.9]", "optim.betas.0"),
+        ("optim.lr_scale={classifier: .nan}", "optim.lr_scale.classifier"),
+        ("objective.mask_ratio=NaN", "objective.mask_ratio"),
+        ("train.ema=1e999", "train.ema"),
+    ],
+)
+def test_non_finite_numbers_are_refused(override, key):
+    """NaN passed every `> 0` check (AdamW then raised a traceback); now the type layer refuses it."""
+    with pytest.raises(ConfigError, match=rf"'{key}': expected a finite number"):
+        config_from_dict(RAW, [override])
+
+
+@pytest.mark.parametrize(
+    "override, key, expected",
+    [
+        ("optim.grad_clip=-1", "optim.grad_clip", ">= 0"),
+        ("optim.weight_decay=-1e-4", "optim.weight_decay", ">= 0"),
+        ("optim.lr=0", "optim.lr", "> 0"),
+        ("optim.betas=[0.9, 1.0]", "optim.betas.1", "< 1"),
+        ("optim.lr_scale={classifier: -0.5}", "optim.lr_scale.classifier", ">= 0"),
+        ("train.ckpt_every=-1", "train.ckpt_every", ">= 0"),
+        ("train.log_every=-5", "train.log_every", ">= 0"),
+        ("train.steps=0", "train.steps", ">= 1"),
+        ("train.seed=-1", "train.seed", ">= 0"),
+        ("data.workers=-2", "data.workers", ">= 0"),
+        ("data.patch_size=0", "data.patch_size", ">= 1"),
+        ("data.batch_size=-8", "data.batch_size", ">= 1"),
+        ("data.scale_range=[0, 1]", "data.scale_range.0", "> 0"),
+        ("data.train.0.repeat=0", "data.train.0.repeat", ">= 1"),
+        ("data.train.0.classes.1.levels=[-1, 0.5]", "data.train.0.classes.1.levels.0", ">= 0"),
+        ("objective.mask_ratio=1", "objective.mask_ratio", "< 1"),
+        ("objective.focal_gamma=-2", "objective.focal_gamma", ">= 0"),
+    ],
+)
+def test_declared_ranges_name_the_key_and_the_range(override, key, expected):
+    with pytest.raises(ConfigError, match=rf"'{re.escape(key)}': expected [^,]*{re.escape(expected)}"):
+        config_from_dict(RAW, [override])
+
+
+def test_every_numeric_field_declares_its_range():
+    """The schema is the one validation layer: a new int or float field without a range fails here."""
+    import dataclasses
+    import typing
+
+    from dcpt.config import schema
+    from dcpt.config.bounds import BOUNDS_KEY
+
+    def numeric(tp) -> bool:
+        if tp in (int, float):
+            return True
+        return any(numeric(a) for a in typing.get_args(tp) if a is not Ellipsis)
+
+    unbounded = []
+    for cls in vars(schema).values():
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            continue
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if numeric(hints[f.name]) and BOUNDS_KEY not in f.metadata:
+                unbounded.append(f"{cls.__name__}.{f.name}")
+    assert unbounded == []
+
+
+def test_a_batch_that_cannot_fit_is_refused_with_estimate_and_limit(monkeypatch):
+    """data.patch_size=5000 was accepted and the kernel killed the process at 23 GB."""
+    from dcpt.config import memory
+
+    monkeypatch.setattr(memory, "available_ram", lambda: 16 * memory.GIB)
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(RAW, ["data.patch_size=5000", "train.device=cpu"])
+    message = str(info.value)
+    assert "data.patch_size=5000" in message and "data.batch_size=8" in message
+    assert "1525.9 GiB" in message and "16.0 GiB" in message and "\n" not in message
+    assert config_from_dict(RAW, ["data.patch_size=256", "train.device=cpu"]).data.patch_size == 256
+
+
+def test_available_ram_reads_a_positive_figure():
+    from dcpt.config.memory import available_ram
+
+    ram = available_ram()
+    assert ram is None or ram > 0

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Literal, Optional, Tuple
 
 from ..errors import ConfigError
+from .bounds import bounded, check_bounds
+from .memory import TRAIN_BYTES_PER_PIXEL, check_fits
+
+MAX_SEED = 2**63 - 1
 
 
 @dataclass
@@ -30,7 +34,7 @@ class ClassConfig:
 
     name: str
     degradation: Optional[str] = None
-    levels: Optional[Tuple[float, float]] = None
+    levels: Optional[Tuple[float, float]] = bounded(None, ge=0)
 
 
 @dataclass
@@ -48,7 +52,7 @@ class SourceConfig:
     paired: Optional[str] = None
     layout: str = "auto"
     label: Optional[str] = None
-    repeat: int = 1
+    repeat: int = bounded(1, ge=1)
 
     @property
     def synthetic(self) -> bool:
@@ -66,18 +70,18 @@ class DataConfig:
 
     train: List[SourceConfig] = field(default_factory=list)
     val: List[SourceConfig] = field(default_factory=list)
-    patch_size: int = 64
-    scale_range: Tuple[float, float] = (1.0, 1.0)
-    val_patch_size: Optional[int] = (
-        None  # None: whole images, one per batch (paired) / patch_size (synthetic)
-    )
-    batch_size: int = 8
-    workers: int = 0
-    seed: int = 0
-    epoch_length: int = 1000
-    val_length: int = 64
+    patch_size: int = bounded(64, ge=1)
+    scale_range: Tuple[float, float] = bounded((1.0, 1.0), gt=0, le=1)
+    val_patch_size: Optional[int] = bounded(
+        None, ge=1
+    )  # None: whole images, one per batch (paired) / patch_size (synthetic)
+    batch_size: int = bounded(8, ge=1)
+    workers: int = bounded(0, ge=0, le=1024)
+    seed: int = bounded(0, ge=0, le=MAX_SEED)
+    epoch_length: int = bounded(1000, ge=1)
+    val_length: int = bounded(64, ge=1)
     on_bad_sample: Literal["error", "skip"] = "error"
-    max_bad_fraction: float = 0.01
+    max_bad_fraction: float = bounded(0.01, ge=0, le=1)
 
 
 @dataclass
@@ -94,15 +98,15 @@ class ObjectiveConfig:
     improvement rather than by the size of its error."""
 
     name: Literal["dcpt", "maskdcpt", "restore"] = "dcpt"
-    cls_weight: float = 1.0
-    focal_gamma: float = 0.0
-    rec_weight: float = 1.0
-    mask_ratio: float = 0.5
-    mask_patch: Optional[int] = None
+    cls_weight: float = bounded(1.0, ge=0)
+    focal_gamma: float = bounded(0.0, ge=0)
+    rec_weight: float = bounded(1.0, ge=0)
+    mask_ratio: float = bounded(0.5, ge=0, lt=1)
+    mask_patch: Optional[int] = bounded(None, ge=1)
     mask_mode: Literal["sparse", "zero", "token"] = "sparse"
     mask_through: Literal["all", "encoder"] = "all"
     classifier_taps: Literal["decoder", "encoder"] = "decoder"
-    freq_weight: float = 0.0
+    freq_weight: float = bounded(0.0, ge=0)
     pixel_loss: Literal["l1", "psnr"] = "l1"
 
 
@@ -112,30 +116,30 @@ class OptimConfig:
     `lr_scale` multiplies the schedule's rate per module by name (``{classifier: 0.5}``), to give a
     freshly initialised classifier its own pace next to the net it reads (docs/experiments.md)."""
 
-    lr: float = 2e-4
-    weight_decay: float = 1e-4
-    betas: Tuple[float, float] = (0.9, 0.999)
-    warmup_steps: int = 0
-    min_lr: float = 1e-6
-    grad_clip: float = 0.0
+    lr: float = bounded(2e-4, gt=0)
+    weight_decay: float = bounded(1e-4, ge=0)
+    betas: Tuple[float, float] = bounded((0.9, 0.999), ge=0, lt=1)
+    warmup_steps: int = bounded(0, ge=0)
+    min_lr: float = bounded(1e-6, ge=0)
+    grad_clip: float = bounded(0.0, ge=0)
     fused: bool = False
-    lr_scale: Dict[str, float] = field(default_factory=dict)
+    lr_scale: Dict[str, float] = bounded(default_factory=dict, ge=0)
 
 
 @dataclass
 class TrainConfig:
     """The loop. `ema` is the EMA decay per step (0 = off); `*_every` count optimiser steps (0 = never)."""
 
-    steps: int = 1000
-    accum: int = 1
+    steps: int = bounded(1000, ge=1)
+    accum: int = bounded(1, ge=1)
     amp: Literal["none", "bf16", "fp16"] = "none"
     channels_last: bool = False
     compile: bool = False
-    ema: float = 0.999
-    log_every: int = 50
-    val_every: int = 0
-    ckpt_every: int = 500
-    seed: int = 0
+    ema: float = bounded(0.999, ge=0, lt=1)
+    log_every: int = bounded(50, ge=0)
+    val_every: int = bounded(0, ge=0)
+    ckpt_every: int = bounded(500, ge=0)
+    seed: int = bounded(0, ge=0, le=MAX_SEED)
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
@@ -158,31 +162,13 @@ class RunConfig:
     out: Optional[str] = None
 
     def validate(self) -> "RunConfig":
-        """Checks across fields that types alone cannot express; returns self."""
-        positive = {
-            "data.patch_size": self.data.patch_size,
-            "data.batch_size": self.data.batch_size,
-            "data.epoch_length": self.data.epoch_length,
-            "train.steps": self.train.steps,
-            "train.accum": self.train.accum,
-            "optim.lr": self.optim.lr,
-        }
-        for key, value in positive.items():
-            if value <= 0:
-                raise ConfigError(f"config key {key!r}: expected a positive number, got {value}")
+        """The declared ranges of every field, then checks across fields; returns self."""
+        check_bounds(self)
         lo, hi = self.data.scale_range
-        if not 0.0 < lo <= hi <= 1.0:
+        if lo > hi:
             raise ConfigError(
                 f"config key 'data.scale_range': expected [low, high] with 0 < low <= high <= 1, "
                 f"got {list(self.data.scale_range)}"
-            )
-        if self.data.workers < 0:
-            raise ConfigError(f"config key 'data.workers': expected >= 0, got {self.data.workers}")
-        if not 0.0 <= self.train.ema < 1.0:
-            raise ConfigError(f"config key 'train.ema': expected a decay in [0, 1), got {self.train.ema}")
-        if not 0.0 <= self.objective.mask_ratio < 1.0:
-            raise ConfigError(
-                f"config key 'objective.mask_ratio': expected a ratio in [0, 1), got {self.objective.mask_ratio}"
             )
         if self.optim.min_lr > self.optim.lr:
             raise ConfigError(
@@ -195,6 +181,13 @@ class RunConfig:
         for section in ("train", "val"):
             for i, source in enumerate(getattr(self.data, section)):
                 _check_source(source, f"data.{section}.{i}")
+        patch, batch = self.data.patch_size, self.data.batch_size
+        check_fits(
+            patch * patch * batch,
+            TRAIN_BYTES_PER_PIXEL,
+            f"one training step of data.batch_size={batch} x data.patch_size={patch}^2 pixels",
+            self.train.device,
+        )
         return self
 
 
@@ -212,8 +205,6 @@ def _check_source(source: SourceConfig, path: str) -> None:
         raise ConfigError(
             f"config key {path!r}: a paired source needs a 'label' (its class name) and no 'classes'"
         )
-    if source.repeat < 1:
-        raise ConfigError(f"config key {path + '.repeat'!r}: expected >= 1, got {source.repeat}")
     for j, cls in enumerate(source.classes):
         if cls.levels is not None and cls.levels[0] > cls.levels[1]:
             raise ConfigError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import typing
 from typing import Any, Dict, List, Tuple
 
@@ -121,6 +122,8 @@ def convert(tp, value, path: str):
             value = _yaml11_float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _mismatch(path, tp, value)
+        if not math.isfinite(value):
+            raise ConfigError(f"config key {path!r}: expected a finite number, got {value}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):

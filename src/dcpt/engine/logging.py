@@ -44,6 +44,7 @@ class RunLogger:
         self.path = Path(run_dir) / METRICS
         cut_metrics(self.path, start_step)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.jsonl = open(self.path, "a")
         except OSError as exc:
             raise WriteError(self.path, exc) from None

@@ -95,7 +95,9 @@ class ObjectiveConfig:
     pixels, the only ones the net can restore) or ``encoder`` (dcpt's own variant: sparse encoder,
     dense decoder that fills the holes, scored on every pixel). `pixel_loss` (restore only): ``l1``
     or ``psnr``, minus the mean per-image PSNR, which weighs every degradation type by its relative
-    improvement rather than by the size of its error."""
+    improvement rather than by the size of its error; `l1_weight` adds that many times the L1 to the
+    ``psnr`` loss, so that the types with the largest errors (haze, low light), whose PSNR gradient is
+    the smallest, are not left behind."""
 
     name: Literal["dcpt", "maskdcpt", "restore"] = "dcpt"
     cls_weight: float = bounded(1.0, ge=0)
@@ -108,6 +110,7 @@ class ObjectiveConfig:
     classifier_taps: Literal["decoder", "encoder"] = "decoder"
     freq_weight: float = bounded(0.0, ge=0)
     pixel_loss: Literal["l1", "psnr"] = "l1"
+    l1_weight: float = bounded(0.0, ge=0)
 
 
 @dataclass

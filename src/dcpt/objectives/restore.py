@@ -37,11 +37,12 @@ def psnr_loss(pred: Tensor, target: Tensor, eps: float = 1e-8) -> Tensor:
 class RestoreObjective:
     trains = ("net",)
 
-    def __init__(self, freq_weight: float = 0.0, pixel_loss: str = "l1"):
+    def __init__(self, freq_weight: float = 0.0, pixel_loss: str = "l1", l1_weight: float = 0.0):
         if pixel_loss not in ("l1", "psnr"):
             raise ValueError(f"pixel_loss must be 'l1' or 'psnr', got {pixel_loss!r}")
         self.freq_weight = freq_weight
         self.pixel_loss = pixel_loss
+        self.l1_weight = l1_weight
 
     def __call__(self, batch: Dict, nets) -> Tuple[Tensor, Dict[str, Tensor]]:
         lq, gt = batch["lq"], batch["gt"]
@@ -51,6 +52,8 @@ class RestoreObjective:
         if self.pixel_loss == "psnr":
             loss = psnr_loss(out, gt)
             logs["psnr_loss"] = loss.detach()
+            if self.l1_weight:
+                loss = loss + self.l1_weight * l1
         else:
             loss = l1
         if self.freq_weight:

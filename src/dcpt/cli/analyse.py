@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from .outputs import add_overwrite_option, guard_folder, named
+
 DEFAULT_TYPES = ("gaussian_noise", "rain", "haze", "gaussian_blur", "low_light")
 
 
@@ -73,7 +75,20 @@ def add_parsers(subparsers) -> None:
         help="which features to analyse (default: those the checkpoint's classifier reads, else decoder)",
     )
     parser.add_argument("--out", default="analysis", metavar="DIR", help="output folder (default ./analysis)")
+    add_overwrite_option(parser)
     parser.set_defaults(run=run)
+
+
+def _check_out(args):
+    """--out holds only analyse's two files (or --overwrite) and is none of the input folders."""
+    from pathlib import Path
+
+    inputs = [Path(args.data)] + [Path(spec.partition("=")[2]) for spec in args.pairs or ()]
+    inputs += [Path(args.ckpt)] if args.ckpt else []
+    inputs = [p for p in inputs if p.exists()]
+    guard_folder(
+        args.out, "--out", "dcpt analyse", named("analysis.json", "tsne.png"), args.overwrite, inputs
+    )
 
 
 def _check_args(args) -> None:
@@ -175,6 +190,7 @@ def run(args) -> int:
     from ..fileio import atomic_write
 
     _check_args(args)
+    _check_out(args)
     trained, random_net, stored = _load_nets(args)
     crops = _crops(args, stored)
     random_levels, random_accs = _score(random_net, crops, args)

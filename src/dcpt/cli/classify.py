@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .checks import at_least
 from .restore import add_device_option
 
 
@@ -35,6 +36,7 @@ def run(args) -> int:
 
     from ..infer.classify import classify_paths
 
+    at_least(args, "crop", 1, "pixels")
     predictions = classify_paths(args.ckpt, args.inputs, device=args.device, crop=args.crop)
     if args.json:
         print(json.dumps([p.as_dict() for p in predictions], indent=2))

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from ..errors import DataError, DcptError
-from ..fileio import atomic_path, check_output_folder
+from ..fileio import atomic_path
+from .outputs import add_overwrite_option, guard_file, guard_folder, image_file, refuse_overwriting_inputs
 
 EPILOG = """TYPE is a registered name or alias (see --list) with its level in -l, or a mixture applied in order,
 such as "gaussian_blur:2,jpeg:40". Images are degraded one by one in sorted order from one generator
@@ -48,6 +49,7 @@ def add_parsers(subparsers) -> None:
     parser.add_argument(
         "--size", type=int, default=192, help="with --sheet: tile size in pixels (default 192)"
     )
+    add_overwrite_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -79,14 +81,16 @@ def _list(as_json: bool) -> int:
 
 
 def _sheet(args) -> int:
-    from ..analysis.sheet import render_sheet
+    from ..analysis.sheet import MAX_TILE, MIN_TILE, render_sheet
     from ..data.io import read_image
 
     if len(args.inputs) != 1:
         raise DcptError(f"--sheet needs exactly one input image, got {len(args.inputs)}")
-    out = Path(args.sheet)
+    out = guard_file(args.sheet, "--sheet", [Path(args.inputs[0])])
     if out.suffix.lower() != ".png":
         raise DcptError(f"--sheet writes a PNG file; expected a name ending in .png, got {out.name!r}")
+    if not MIN_TILE <= args.size <= MAX_TILE:
+        raise DcptError(f"--size: expected a tile size in [{MIN_TILE}, {MAX_TILE}] pixels, got {args.size}")
     sheet = render_sheet(read_image(args.inputs[0]), types=args.types, size=args.size, seed=args.seed)
     with atomic_path(out) as tmp:
         sheet.save(tmp, format="PNG")
@@ -118,13 +122,12 @@ def _degrade(args) -> int:
     if to_file and len(files) > 1:
         raise DataError(f"{out}: {len(files)} input images need an output folder, not an image file name")
     if not to_file:
-        check_output_folder(out, "-o/--output")
+        inputs = [Path(p) for p in args.inputs]
+        guard_folder(out, "-o/--output", "dcpt degrade", image_file, args.overwrite, inputs)
     targets = [out] if to_file else [out / f.name for f in files]
     if len(set(targets)) != len(targets):
         raise DataError(f"two inputs share a file name, so their outputs in {out} would collide")
-    for src, dst in zip(files, targets):
-        if dst.resolve() == src.resolve():
-            raise DataError(f"{dst}: output would overwrite the input")
+    refuse_overwriting_inputs(targets, files, "-o/--output")
     generator = torch.Generator().manual_seed(args.seed)
     for src, dst in zip(files, targets):
         img, depth = read_image_with_depth(src)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .outputs import add_overwrite_option, guard_folder, named
+
 EXAMPLES = """examples:
   dcpt demo                          shipped DCPT / MaskDCPT checkpoints, ~10 min on 2 CPU cores
   dcpt demo --out runs/demo2 --seed 1
@@ -39,12 +41,19 @@ def add_parsers(subparsers) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="tiny step counts and one crop per image (smoke test)"
     )
+    add_overwrite_option(parser)
     parser.set_defaults(run=run)
+
+
+DEMO_ENTRIES = ("report.json", "report.md", "psnr.png", "grid.png")
+DEMO_PREFIXES = ("finetune-", "pretrain-")
+"""What `dcpt demo` writes into --out: a folder holding anything else is not an earlier demo's."""
 
 
 def run(args) -> int:
     from ..demo import DemoOptions, run_demo
 
+    guard_folder(args.out, "--out", "dcpt demo", named(*DEMO_ENTRIES, prefixes=DEMO_PREFIXES), args.overwrite)
     run_demo(
         DemoOptions(
             out=Path(args.out),

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from ..errors import DcptError
+from .checks import check_tiling
+from .outputs import add_overwrite_option, guard_folder, image_file, named
 from .restore import add_device_option, add_tiling_options
 
 PROTOCOL_NAMES = ("toolkit", "dcpt", "maskdcpt")
@@ -80,12 +84,48 @@ def add_parsers(subparsers) -> None:
     parser.add_argument("--save-images", metavar="DIR", default=None, help="write the restored images here")
     add_tiling_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_overwrite_option(parser)
     parser.set_defaults(run=run)
 
 
-def _check_args(args: argparse.Namespace) -> None:
-    from ..errors import DcptError
+REPORT_FILES = ("results.csv", "results.json")
 
+
+def _overlap(a: Path, b: Path) -> bool:
+    a, b = a.resolve(), b.resolve()
+    return a == b or a in b.parents or b in a.parents
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """--out is not a data folder and holds only reports; --save-images neither is, holds nor lies
+    inside a data folder (its per-set folders would mix with, or replace, the data)."""
+    from ..infer.benchmarks import parse_assignments
+
+    inputs = [Path(args.data_root)] if args.data_root else []
+    for option, specs in (("--pairs", args.pairs), ("--set", args.overrides)):
+        inputs += [Path(d) for d in parse_assignments(specs, option).values()]
+    inputs = [p for p in inputs if p.exists()]
+    if args.out:
+        guard_folder(args.out, "--out", "dcpt evaluate", named(*REPORT_FILES), args.overwrite, inputs)
+    if args.save_images:
+        folder = guard_folder(
+            args.save_images,
+            "--save-images",
+            "dcpt evaluate",
+            lambda e: e.is_dir() or image_file(e),
+            args.overwrite,
+            inputs,
+        )
+        for source in inputs:
+            if _overlap(folder, source):
+                raise DcptError(
+                    f"--save-images {str(folder)!r} overlaps the data folder {str(source)!r}; "
+                    "restored images must not mix with the data: give a folder outside it"
+                )
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    check_tiling(args)
     if args.protocol not in PROTOCOL_NAMES:
         raise DcptError(f"unknown protocol {args.protocol!r}; expected one of {', '.join(PROTOCOL_NAMES)}")
     if args.model is not None and args.model != "identity":
@@ -121,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     from ..infer.evaluate import markdown_table, require_scored, write_reports
 
     _check_args(args)
+    check_outputs(args)
     identity = args.identity or args.model == "identity"
     if args.protocol != "toolkit":
         from ..infer.release_tables import release_table

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from ..errors import DcptError
+from .checks import at_least
+from .outputs import add_overwrite_option, guard_folder, named
 
 EPILOG = """\
 examples:
@@ -57,12 +62,41 @@ def add_parsers(subparsers) -> None:
     )
     parser.add_argument("--patch", type=int, metavar="P", help="random P x P crops instead of full images")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_overwrite_option(parser)
     parser.set_defaults(run=run)
+
+
+OWN_ENTRIES = ("lq", "gt", "manifest.jsonl", "make_dataset.json")
+"""What make-dataset writes into OUT; a folder holding anything else is another kind of folder."""
+
+MAX_WORKERS = 1024
+
+
+def check_outputs(args) -> None:
+    """OUT is a folder of make-dataset's own kind, and SRC is not OUT nor one of its sides (whose
+    images a run would replace)."""
+    out = Path(args.out)
+    inputs = [Path(args.src)] if Path(args.src).exists() else []
+    sides = [out / "lq", out / "gt"]
+    for source in inputs:
+        if any(source.resolve() == side.resolve() for side in sides):
+            raise DcptError(
+                f"SRC {str(source)!r} is where OUT keeps its pairs; make-dataset would overwrite those "
+                "images; give another OUT"
+            )
+    guard_folder(out, "OUT", "dcpt make-dataset", named(*OWN_ENTRIES), args.overwrite, inputs)
 
 
 def run(args) -> int:
     from ..data.make_dataset import make_paired_dataset
 
+    at_least(args, "workers", 0, "0 or 1: sequential")
+    if args.workers > MAX_WORKERS:
+        raise DcptError(f"--workers: expected at most {MAX_WORKERS} processes, got {args.workers}")
+    at_least(args, "per_image", 1)
+    at_least(args, "patch", 1, "pixels")
+    at_least(args, "seed", 0)
+    check_outputs(args)
     records = make_paired_dataset(
         args.src,
         args.out,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from .checks import check_tiling
+from .outputs import add_overwrite_option, guard_folder, image_file, refuse_overwriting_inputs
+
 
 def add_tiling_options(parser: argparse.ArgumentParser) -> None:
     """--tile / --overlap / --tile-batch / --tlc, shared with `dcpt evaluate`."""
@@ -79,12 +82,30 @@ def add_parsers(subparsers) -> None:
     )
     parser.add_argument("--ext", choices=("png", "tif"), default="png", help="output format (default: png)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_overwrite_option(parser)
     parser.set_defaults(run=run)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Before any model is loaded: OUT is a folder that is no input, holds images only (or
+    --overwrite), and no restored file would replace an input."""
+    from pathlib import Path
+
+    from ..data.io import list_images
+    from ..infer.restore import output_paths
+
+    sources = list_images([Path(p) for p in args.inputs])
+    out = guard_folder(
+        args.out, "-o/--out", "dcpt restore", image_file, args.overwrite, [Path(p) for p in args.inputs]
+    )
+    refuse_overwriting_inputs(output_paths(sources, out, args.ext), sources, "-o/--out")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..infer.restore import load_model, restore_paths
 
+    check_tiling(args)
+    check_outputs(args)
     net = load_model(args.ckpt, arch=args.arch, device=args.device, tlc=args.tlc)
     written = restore_paths(
         net,

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..device import resolve_device
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DcptError
 
 
 @dataclass
@@ -44,6 +44,8 @@ def load_classifier(ckpt, device: Optional[torch.device] = None) -> Tuple[nn.Mod
 def center_crop(img: torch.Tensor, size: Optional[int]) -> torch.Tensor:
     if size is None:
         return img
+    if size < 1:
+        raise DcptError(f"crop size must be a positive number of pixels, got {size}")
     h, w = img.shape[-2:]
     top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
     return img[..., top : top + size, left : left + size]

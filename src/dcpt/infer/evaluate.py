@@ -144,13 +144,20 @@ def average(results: Sequence[SetResult]) -> Optional[Dict[str, float]]:
 
 
 def require_scored(results: Sequence[SetResult], what: str) -> None:
-    """One-line DcptError when no data set was scored, naming where the first few were sought: a table
-    of nothing but "missing" rows is a wrong path, not a result."""
-    if any(r.status == "ok" for r in results):
+    """One-line DcptError when any requested data set was not scored, naming the first few and where
+    they were sought: a table with "missing" or "error" rows is a wrong path or broken data, and a
+    script that checks only the exit code must not take it for a result. Callers print and write the
+    table first, so the scored rows are kept."""
+    failed = [r for r in results if r.status != "ok"]
+    if not failed:
         return
-    shown = "; ".join(f"{r.name}: {r.label()}" for r in results[:3])
-    more = f"; and {len(results) - 3} more" if len(results) > 3 else ""
-    raise DcptError(f"nothing was scored for {what}: {shown}{more}")
+    shown = "; ".join(f"{r.name}: {r.label()}" for r in failed[:3])
+    more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+    if len(failed) == len(results):
+        raise DcptError(f"nothing was scored for {what}: {shown}{more}")
+    raise DcptError(
+        f"{len(failed)} of {len(results)} data sets could not be scored for {what}: {shown}{more}"
+    )
 
 
 def markdown_table(results: Sequence[SetResult]) -> str:

@@ -78,6 +78,8 @@ def output_paths(inputs: Sequence[Path], out_dir: PathLike, ext: str = "png") ->
     targets = [out_dir / f"{path.stem}.{ext}" for path in inputs]
     seen: Dict[Path, Path] = {}
     for source, target in zip(inputs, targets):
+        if target.exists() and target.resolve() == Path(source).resolve():
+            raise DcptError(f"{target}: the restored image would overwrite its input; choose another folder")
         if target in seen:
             raise DcptError(
                 f"{seen[target]} and {source} would both be written to {target}; restore them separately"

@@ -4,13 +4,15 @@ Each refusal must end in exit code 2 with one line on stderr, before anything is
 files are compared byte for byte afterwards, and nothing new may appear where a refused output was.
 """
 
+import argparse
+import re
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Set
 
 import pytest
 import torch
 
-from dcpt.cli import main
+from dcpt.cli import build_parser, main
 from dcpt.data.io import write_image
 from dcpt.models import create_model
 from dcpt.models.checkpoint import save_checkpoint
@@ -24,12 +26,22 @@ def snapshot(*roots: Path) -> Dict[str, bytes]:
     return files
 
 
+def command_options(command: str) -> Set[str]:
+    """The option strings the parser of `dcpt COMMAND` accepts."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {opt for action in sub.choices[command]._actions for opt in action.option_strings}
+
+
 def refused(capsys, *argv) -> str:
-    """Run `dcpt argv...`; assert exit 2 and one stderr line; return that line."""
+    """Run `dcpt argv...`; assert exit 2, one stderr line that names only options this command has;
+    return that line."""
     code = main([str(a) for a in argv])
     err = capsys.readouterr().err.strip()
     assert code == 2, err
     assert err.startswith("dcpt: error:") and "\n" not in err, err
+    named = set(re.findall(r"(?<![\w/-])--[a-z][a-z-]*", err))
+    assert named <= command_options(str(argv[0])), (named, err)
     return err
 
 
@@ -215,3 +227,43 @@ def test_demo_out_of_another_kind_is_refused_before_any_work(tmp_path, capsys):
 def test_classify_crop_must_be_positive(capsys, photos, ckpt, crop):
     err = refused(capsys, "classify", photos, "--ckpt", ckpt, "--crop", crop, "--device", "cpu")
     assert err.startswith("dcpt: error: --crop")
+
+
+def test_classify_of_a_release_pth_asks_for_no_missing_option(tmp_path, capsys, photos):
+    """The checkpoint reader asked for --arch, an option classify does not have."""
+    pth = tmp_path / "release.pth"
+    torch.save({"params": create_model("nafnet-tiny").state_dict()}, pth)
+    err = refused(capsys, "classify", photos, "--ckpt", pth, "--device", "cpu")
+    assert "no degradation classifier" in err
+
+
+def test_the_option_check_can_fail():
+    """`refused` would catch a message naming an option the command lacks."""
+    assert "--arch" not in command_options("classify") and "--arch" in command_options("restore")
+
+
+CONFIG = Path(__file__).parents[2] / "configs" / "demo-pretrain-dcpt.yaml"
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("optim.lr=nan", "optim.lr"),
+        ("optim.weight_decay=-0.1", "optim.weight_decay"),
+        ("optim.grad_clip=-1", "optim.grad_clip"),
+        ("train.ckpt_every=-1", "train.ckpt_every"),
+        ("data.workers=-2", "data.workers"),
+        ("data.patch_size=5000", "data.patch_size=5000"),
+    ],
+)
+def test_pretrain_settings_that_make_no_sense_stop_before_the_run(
+    tmp_path, capsys, monkeypatch, override, key
+):
+    """lr=nan used to reach AdamW (traceback); patch_size=5000 got the process killed at 23 GB."""
+    from dcpt.config import memory
+
+    monkeypatch.setattr(memory, "available_ram", lambda: 16 * memory.GIB)
+    out = tmp_path / "run"
+    err = refused(capsys, "pretrain", CONFIG, "--out", out, "--set", override, "--set", "train.device=cpu")
+    assert key in err
+    assert not out.exists()

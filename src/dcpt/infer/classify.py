@@ -29,8 +29,13 @@ class Prediction:
 
 def load_classifier(ckpt, device: Optional[torch.device] = None) -> Tuple[nn.Module, nn.Module, List[str]]:
     """(net, classifier, class names) of a dcpt checkpoint; raises if it carries no classifier."""
-    from ..models.checkpoint import load_bundle
+    from ..models.checkpoint import _sniff, load_bundle
 
+    if _sniff(Path(ckpt)) == "torch":  # the reader would ask for --arch, which classify does not have
+        raise CheckpointError(
+            f"{ckpt} is a torch .pth file; release checkpoints carry no degradation classifier: "
+            "use a dcpt checkpoint from `dcpt pretrain`"
+        )
     bundle = load_bundle(ckpt)
     if bundle.classifier is None or not bundle.class_names:
         raise CheckpointError(

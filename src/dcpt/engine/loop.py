@@ -191,6 +191,8 @@ def fit(
         model = torch.compile(model)  # type: ignore[assignment]  # an OptimizedModule; the stub says Callable
 
     logger = RunLogger(run_dir, train.steps, start_step=step, enabled=info.is_main)
+    if resume:
+        logger.message(f"resumed from {last_path} at step {step}")
     last_logs: Dict[str, float] = {}
     val_metrics: Dict[str, float] = {}
     last_good = step if resume else None

@@ -267,3 +267,18 @@ def test_pretrain_settings_that_make_no_sense_stop_before_the_run(
     err = refused(capsys, "pretrain", CONFIG, "--out", out, "--set", override, "--set", "train.device=cpu")
     assert key in err
     assert not out.exists()
+
+
+def test_restore_refuses_an_image_that_cannot_fit_and_tiles_fix_it(
+    tmp_path, capsys, photos, ckpt, monkeypatch
+):
+    """The memory estimate states the need and the limit; --tile bounds the need."""
+    from dcpt.config import memory
+
+    monkeypatch.setattr(memory, "available_ram", lambda: 300 * 1024)
+    out = tmp_path / "out"
+    err = refused(capsys, *restore(photos / "a.png", out, ckpt))
+    assert "64 x 48 image whole" in err and "768.0 KiB" in err and "300.0 KiB" in err and "--tile 512" in err
+    assert not (out / "a.png").exists()
+    assert main([str(a) for a in restore(photos / "a.png", out, ckpt, "--tile", "32", "--overlap", "8")]) == 0
+    assert (out / "a.png").is_file()

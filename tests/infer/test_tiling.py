@@ -159,3 +159,17 @@ def test_nafnet_tiny_tiled_is_close_to_whole_image(tlc, capsys):
     with capsys.disabled():
         print(f"\nnafnet-tiny {'TLC' if tlc else 'global SCA'}: tiled (48/16) vs whole PSNR = {value:.1f} dB")
     assert math.isfinite(value) and value > 30
+
+
+def test_an_overlap_the_grid_cannot_honour_is_refused_not_nan():
+    """On a 16-pixel grid, tile 16 with overlap 4 put tiles edge to edge with zero blending weight at
+    the seams: 0 / 0 = NaN pixels in the written image. Now refused; overlap = tile - grid works."""
+
+    class GridConstant(Constant):
+        padder_size = 16
+
+    img = torch.rand(1, 3, 48, 64)
+    with pytest.raises(DcptError, match=r"overlap must be in \[0, tile - 16\]"):
+        restore_tiled(GridConstant(0.25), img, tile=16, overlap=4)
+    out = restore_tiled(GridConstant(0.25), img, tile=32, overlap=16)
+    assert torch.isfinite(out).all() and torch.allclose(out, torch.full_like(out, 0.25))

@@ -61,7 +61,9 @@ def device_memory(device: str) -> Optional[int]:
     return available_ram()
 
 
-def check_fits(pixels: int, bytes_per_pixel: int, what: str, device: str = "cpu") -> None:
+def check_fits(
+    pixels: int, bytes_per_pixel: int, what: str, device: str = "cpu", hint: str = "use smaller sizes"
+) -> None:
     """Raise a one-line `ConfigError` when `pixels` x `bytes_per_pixel` exceeds the memory of `device`.
 
     `what` names the settings responsible, e.g. ``"data.patch_size=5000 x data.batch_size=8"``.
@@ -72,9 +74,17 @@ def check_fits(pixels: int, bytes_per_pixel: int, what: str, device: str = "cpu"
         return
     where = "free on the GPU" if device != "cpu" and _uses_cuda(device) else "of memory available"
     raise ConfigError(
-        f"{what} needs at least {need / GIB:.1f} GiB ({bytes_per_pixel} bytes per pixel, a lower "
-        f"bound), more than the {limit / GIB:.1f} GiB {where}; use smaller sizes"
+        f"{what} needs at least {size_text(need)} ({bytes_per_pixel} bytes per pixel, a lower "
+        f"bound), more than the {size_text(limit)} {where}; {hint}"
     )
+
+
+def size_text(count: int) -> str:
+    """Bytes in the largest binary unit that keeps the figure at 1 or more: ``1525.9 GiB``, ``768.0 KiB``."""
+    for unit, scale in (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
 
 
 def _uses_cuda(device: str) -> bool:

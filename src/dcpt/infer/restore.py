@@ -65,9 +65,32 @@ def restore_image(
     batch: int = 1,
     progress: Optional[Callable[[int, int], None]] = None,
 ) -> torch.Tensor:
-    """One ``3 x H x W`` image in [0, 1] -> its restoration, clamped to [0, 1], on the CPU."""
+    """One ``3 x H x W`` image in [0, 1] -> its restoration, clamped to [0, 1], on the CPU.
+
+    Refused with a one-line error, before the forward pass, when the image (or `batch` tiles) cannot
+    fit in the memory of the net's device (`dcpt.config.memory`)."""
+    check_restore_memory(net, img.shape[-2], img.shape[-1], tile, batch)
     out = restore_tiled(net, img[None], tile=tile, overlap=overlap, batch=batch, progress=progress)
     return out[0].clamp_(0.0, 1.0).cpu()
+
+
+def check_restore_memory(net: nn.Module, height: int, width: int, tile: Optional[int], batch: int) -> None:
+    """Raise when one forward pass over a ``height x width`` image, whole or in `batch` tiles of
+    `tile` pixels, needs more than the memory of `net`'s device (a lower bound: no false refusals)."""
+    from ..config.memory import INFER_BYTES_PER_PIXEL, check_fits
+
+    param = next(net.parameters(), None)
+    device = "cpu" if param is None or param.device.type == "cpu" else str(param.device)
+    if tile:
+        count = count_tiles(height, width, tile, 0, 1)
+        pixels = min(tile, height) * min(tile, width) * max(1, min(batch, count))
+        what = f"{min(batch, count)} tile(s) of {tile} x {tile} pixels per forward pass"
+        hint = "use smaller or fewer tiles per pass"
+    else:
+        pixels = height * width
+        what = f"restoring a {width} x {height} image whole"
+        hint = "restore it in tiles (tile=512, --tile 512 at the command line)"
+    check_fits(pixels, INFER_BYTES_PER_PIXEL, what, device, hint)
 
 
 def output_paths(inputs: Sequence[Path], out_dir: PathLike, ext: str = "png") -> List[Path]:

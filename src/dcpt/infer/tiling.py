@@ -93,10 +93,12 @@ def _check_args(img: torch.Tensor, tile: Optional[int], overlap: int, batch: int
         raise DcptError(f"expected a B x C x H x W image tensor, got shape {tuple(img.shape)}")
     if tile and tile < 1:
         raise DcptError(f"tile must be a positive number of pixels (or 0 for whole-image mode), got {tile}")
-    if overlap < 0 or (tile and overlap >= max(align, tile // align * align)):
+    # Tiles start on the grid, so neighbours lie at least one grid step apart: an overlap above
+    # tile - align would leave seams whose blending weights are all zero (NaN pixels).
+    if overlap < 0 or (tile and overlap > max(align, tile // align * align) - align):
         raise DcptError(
-            f"overlap must be in [0, tile) with tile rounded down to a multiple of {align} pixels "
-            f"(the network's grid), got overlap={overlap} with tile={tile}"
+            f"overlap must be in [0, tile - {align}] with tile rounded down to a multiple of {align} "
+            f"pixels (the network's grid), got overlap={overlap} with tile={tile}"
         )
     if batch < 1:
         raise DcptError(f"batch must be at least 1 tile per forward pass, got {batch}")

@@ -44,7 +44,7 @@ def test_two_process_step_equals_single_process_on_concatenated_batch(
     assert "x2" in out.stdout
 
     files = sorted(p.name for p in ddp.iterdir() if p.is_file())
-    assert files == ["config.yaml", "final.safetensors", "last.pt", "metrics.jsonl"]
+    assert files == [".lock", "config.yaml", "final.safetensors", "last.pt", "metrics.jsonl"]
     a = torch.load(single / "last.pt", weights_only=True)
     b = torch.load(ddp / "last.pt", weights_only=True)
     assert b["world_size"] == 2 and len(b["ranks"]) == 2

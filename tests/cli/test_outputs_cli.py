@@ -282,3 +282,18 @@ def test_restore_refuses_an_image_that_cannot_fit_and_tiles_fix_it(
     assert not (out / "a.png").exists()
     assert main([str(a) for a in restore(photos / "a.png", out, ckpt, "--tile", "32", "--overlap", "8")]) == 0
     assert (out / "a.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["analyse", "--arch", "nafnet-tiny", "--random-init", "--seed", "-1"],
+        ["demo", "--seed", "-1", "--quick"],
+    ],
+    ids=["analyse", "demo"],
+)
+def test_negative_seeds_are_one_line(tmp_path, capsys, argv):
+    """analyse --seed -1 ended in numpy's ValueError traceback."""
+    out = tmp_path / "out"
+    assert refused(capsys, *argv, "--out", out).startswith("dcpt: error: --seed")
+    assert not out.exists()

@@ -98,6 +98,8 @@ def _check_args(args) -> None:
         raise ConfigError("give a checkpoint, or --arch PRESET --random-init to analyse an untrained net")
     if args.ckpt is not None and args.random_init:
         raise ConfigError("--random-init analyses an untrained --arch net; drop it or the checkpoint")
+    if args.seed < 0:
+        raise ConfigError(f"--seed: expected an integer >= 0, got {args.seed}")
     for name in ("per_type", "patch", "k", "folds", "batch_size"):
         if getattr(args, name) < 1:
             raise ConfigError(

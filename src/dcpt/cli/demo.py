@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .checks import at_least
 from .outputs import add_overwrite_option, guard_folder, named
 
 EXAMPLES = """examples:
@@ -53,6 +54,7 @@ DEMO_PREFIXES = ("finetune-", "pretrain-")
 def run(args) -> int:
     from ..demo import DemoOptions, run_demo
 
+    at_least(args, "seed", 0)
     guard_folder(args.out, "--out", "dcpt demo", named(*DEMO_ENTRIES, prefixes=DEMO_PREFIXES), args.overwrite)
     run_demo(
         DemoOptions(

@@ -24,7 +24,8 @@ Protocols (docs/protocols.md tabulates every convention and the folder each set 
   GoPro/test/{input,groundtruth}  LOL/eval15/{low,high}
 The release protocols pair files of identical name (SOTS: hazy '0001_0.8_0.2.jpg' -> gt '0001.png');
 toolkit also accepts the usual download names and --set NAME=DIR overrides.
-A missing data set is a row of the table; nothing found at all is an error.
+A missing or unreadable data set is a row of the table; the table and reports are still written, and the
+exit code is then 2 (one line names the sets not scored), so scripts can trust exit code 0.
 """
 
 

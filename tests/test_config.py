@@ -212,3 +212,12 @@ def test_available_ram_reads_a_positive_figure():
 
     ram = available_ram()
     assert ram is None or ram > 0
+
+
+@pytest.mark.parametrize(
+    "override", ["optim.lr=1" + "0" * 400, "train.steps=-1" + "0" * 400, "data.batch_size=1" + "0" * 400]
+)
+def test_integers_beyond_the_float_range_are_config_errors(override):
+    """float(10**400) raises OverflowError; the checks compare integers exactly instead."""
+    with pytest.raises(ConfigError):
+        config_from_dict(RAW, [override, "train.device=cpu"])

@@ -29,7 +29,8 @@ class Bounds:
     lt: Optional[float] = None
 
     def holds(self, value: float) -> bool:
-        if not math.isfinite(value):
+        """Exact for integers of any size (no conversion to float, which overflows past 1e308)."""
+        if isinstance(value, float) and not math.isfinite(value):
             return False
         if self.ge is not None and value < self.ge:
             return False
@@ -89,7 +90,10 @@ def check_bounds(obj: Any, path: str = "") -> None:
             for where, number in _numbers(value, key):
                 if isinstance(number, bool) or not isinstance(number, (int, float)):
                     continue
-                if not bounds.holds(float(number)):
-                    raise ConfigError(f"config key {where!r}: expected {bounds.describe()}, got {number}")
+                if not bounds.holds(number):
+                    shown = (
+                        str(number) if len(str(number)) <= 24 else f"{str(number)[:20]}... (a huge number)"
+                    )
+                    raise ConfigError(f"config key {where!r}: expected {bounds.describe()}, got {shown}")
         else:
             check_bounds(value, key)

@@ -81,6 +81,8 @@ def check_fits(
 
 def size_text(count: int) -> str:
     """Bytes in the largest binary unit that keeps the figure at 1 or more: ``1525.9 GiB``, ``768.0 KiB``."""
+    if count >= 1024 * 1024 * GIB:  # past a PiB: integer arithmetic, exact for any size
+        return f"{count // GIB} GiB"
     for unit, scale in (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
         if count >= scale:
             return f"{count / scale:.1f} {unit}"

@@ -122,9 +122,13 @@ def convert(tp, value, path: str):
             value = _yaml11_float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _mismatch(path, tp, value)
-        if not math.isfinite(value):
-            raise ConfigError(f"config key {path!r}: expected a finite number, got {value}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer literal beyond the float range
+            number = math.inf
+        if not math.isfinite(number):
+            raise ConfigError(f"config key {path!r}: expected a finite number, got {_got(value)[:60]}")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise _mismatch(path, tp, value)

@@ -171,3 +171,15 @@ def test_a_fresh_start_clears_logs_of_a_run_that_never_checkpointed(tmp_path):
     assert [r["step"] for r in _records(tmp_path)] == [1, 2]
     fit(_job(L1()), *_cfgs(6, ckpt_every=0), tmp_path, CPU)
     assert [r["step"] for r in _records(tmp_path)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_cut_metrics_keeps_complete_records_up_to_the_step(tmp_path):
+    from dcpt.engine.logging import cut_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    lines = [json.dumps({"step": s, "kind": "train", "loss": 0.5}) + "\n" for s in (2, 4, 6)]
+    path.write_text("".join(lines) + '{"step": 8, "kind": "tr')  # a line cut short by a kill
+    cut_metrics(path, 4)
+    assert path.read_text() == "".join(lines[:2])
+    cut_metrics(path, 0)
+    assert path.read_text() == ""

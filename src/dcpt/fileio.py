@@ -111,11 +111,12 @@ _RUST_OS_ERROR = re.compile(r"os error (\d+)")
 
 
 def _os_cause(exc: BaseException) -> Optional[OSError]:
-    """The `OSError` behind `exc`: itself, one in its cause/context chain, or one that a foreign
-    writer only printed (``... (os error 28)``); None for errors that are not about the disk."""
+    """The `OSError` behind `exc`: itself, the one it directly wraps (torch's writer), or one that a
+    foreign writer only printed (``... (os error 28)``); None for errors that are not about the disk.
+    Only two links are followed, so an old `OSError` handled long before is not blamed."""
     seen = 0
     current: Optional[BaseException] = exc
-    while current is not None and seen < 16:
+    while current is not None and seen < 2:
         if isinstance(current, OSError):
             return current
         match = _RUST_OS_ERROR.search(str(current)) if isinstance(current, Exception) else None

@@ -11,10 +11,9 @@ from hypothesis import HealthCheck, settings
 
 settings.register_profile(
     "dcpt-fuzz",
-    max_examples=int(os.environ.get("DCPT_FUZZ_EXAMPLES", "25")),
+    max_examples=int(os.environ.get("DCPT_FUZZ_EXAMPLES", "40")),
     deadline=None,
     derandomize=True,
-    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile("dcpt-fuzz")

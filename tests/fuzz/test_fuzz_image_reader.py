@@ -11,13 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from dcpt.data.io import read_image, read_image_with_depth
 from dcpt.errors import DataError
 
+# Examples that cost microseconds (bytes through a parser) can be many more than the profile's.
+CHEAP = settings(max_examples=settings.default.max_examples * 8)
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".tif": "TIFF", ".bmp": "BMP", ".webp": "WEBP"}
 
 
@@ -85,6 +87,7 @@ def read_bytes(data: bytes, suffix: str):
     return img
 
 
+@CHEAP
 @given(data=st.binary(max_size=300), suffix=st.sampled_from(sorted(FORMATS)))
 def test_random_bytes(data, suffix):
     read_bytes(data, suffix)
@@ -102,6 +105,7 @@ def mutated(draw):
     return bytes(data), suffix
 
 
+@CHEAP
 @given(mutated())
 def test_mutated_headers_and_truncations(case):
     read_bytes(*case)

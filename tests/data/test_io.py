@@ -228,3 +228,24 @@ def test_list_images(tmp_path, rgb8):
     with pytest.raises(DataError, match="no image files"):
         list_images(tmp_path / "empty")
     assert os.path.exists(tmp_path / "readme.txt")
+
+
+def test_pillow_metadata_warnings_do_not_reach_the_user(tmp_path):
+    """A TIFF tag pointing past the end of the file makes Pillow warn while opening; the reader
+    either decodes or raises one DataError, so the warning would only be noise on stderr."""
+    import io as stdio
+    import warnings
+
+    buf = stdio.BytesIO()
+    Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(buf, format="TIFF")
+    data = bytearray(buf.getvalue())
+    data[62] = 197  # the offset of a tag's data, now beyond the file
+    path = tmp_path / "odd.tif"
+    path.write_bytes(bytes(data))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            read_image(path)
+        except DataError:
+            pass
+    assert not [w for w in caught if issubclass(w.category, UserWarning)]

@@ -106,7 +106,10 @@ def read_image_with_depth(path: PathLike) -> Tuple[Tensor, int]:
         raise DataError(f"{path}: the file is empty")
     try:
         with warnings.catch_warnings():
+            # Pillow warns about damaged metadata (corrupt EXIF, odd TIFF tags) as it reads; the
+            # image either decodes or fails as a DataError, so these only add noise on stderr.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
             with Image.open(path) as im:
                 _check_size(path, im.size)
                 if _is_colour_16bit(path, im):

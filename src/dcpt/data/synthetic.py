@@ -302,11 +302,15 @@ class SyntheticDataset(Dataset):
         self.bad.log_summary()
 
     def _try_load(self, k: int) -> Optional[Tensor]:
-        """Image `k`, or None when it is unreadable and the policy skips it."""
+        """Image `k`, or None when it is unreadable and the policy skips it (read once: a file
+        found bad is not decoded again)."""
+        name = self.entries[k][0]
+        if name in self.bad.reasons:
+            return None
         try:
             return self._load(k)
         except Unreadable as exc:
-            self.bad.record(self.entries[k][0], exc.error)
+            self.bad.record(name, exc.error)
             return None
 
     def _load(self, k: int) -> Tensor:

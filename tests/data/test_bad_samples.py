@@ -139,11 +139,13 @@ def test_paired_error_mode_names_the_file(paired):
         ds[1]
 
 
-def test_paired_skip_mode_iterates_and_counts(paired):
+def test_paired_skip_mode_iterates_and_counts(paired, caplog):
     ds = PairedFolderDataset(paired, patch_size=8, augment=True, bad_samples=_skip(0.25))
-    names = [ds[i]["name"] for i in range(len(ds))]
+    with caplog.at_level(logging.WARNING, logger="dcpt.data"):
+        names = [ds[i]["name"] for i in range(len(ds))]
     assert names == ["p0", "p2", "p2", "p3"] and ds.bad.count == 1
     assert ds.bad.summary().startswith("skipped 1 of 4 pairs")
+    assert "skipped bad sample 1 (of 4 pairs" in caplog.text and "at most 1 allowed" in caplog.text
 
 
 def test_paired_mismatched_sizes_are_a_bad_pair(paired):

@@ -92,7 +92,14 @@ class BadSamples:
                 f"{self.count} of {self.total} {self.what} are unreadable, above "
                 f"{self.policy.fraction_option} {self.policy.max_fraction:g}; the latest: {message}"
             )
-        LOG.warning("dcpt: warning: skipped a bad sample: %s", message)
+        LOG.warning(
+            "dcpt: warning: skipped bad sample %d (of %d %s, at most %d allowed): %s",
+            self.count,
+            self.total,
+            self.what,
+            self.policy.allowed(self.total),
+            message,
+        )
 
     def summary(self) -> str:
         """One line such as ``skipped 2 of 100 images (unreadable)``; empty when none was bad."""

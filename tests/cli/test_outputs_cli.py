@@ -297,3 +297,15 @@ def test_negative_seeds_are_one_line(tmp_path, capsys, argv):
     out = tmp_path / "out"
     assert refused(capsys, *argv, "--out", out).startswith("dcpt: error: --seed")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("op", ["mosaic", "raindrop"])
+def test_degrade_one_pixel_high_or_wide_images(tmp_path, op):
+    """These ops raised a padding RuntimeError (a traceback) on images one pixel high."""
+    src = tmp_path / "thin"
+    for h, w in ((1, 1), (1, 9), (9, 1)):
+        write_image(src / f"{h}x{w}.png", torch.rand(3, h, w))
+    before = snapshot(src)
+    assert main(["degrade", str(src), "-t", op, "-l", "1", "-o", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["1x1.png", "1x9.png", "9x1.png"]
+    assert snapshot(src) == before

@@ -88,6 +88,21 @@ def test_same_seed_same_bytes_and_batch_equals_one_by_one(name, crops):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_batch_equals_one_by_one_on_odd_sizes(name):
+    """37 x 45 and 1 x 13 images: tensor lengths that are no multiple of a SIMD block (camera_noise's
+    transfer curve differed by an ulp between a batch and single images)."""
+    spec = DEGRADATIONS.get(name)
+    for height, width in ((37, 45), (1, 13)):
+        img = torch.rand(3, 3, height, width, generator=seeded(2))
+        batch = apply(name, img, spec.level_max, generator=seeded(0))
+        shared = seeded(0)
+        one_by_one = torch.cat(
+            [apply(name, img[i : i + 1], spec.level_max, generator=shared) for i in range(len(img))]
+        )
+        assert torch.equal(batch, one_by_one)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_tiny_images_and_float64(name):
     """An 8 x 9 image (below most kernel and patch sizes) keeps its shape and dtype and is degraded."""
     img = torch.rand(2, 3, 8, 9, generator=seeded(0), dtype=torch.float64)

@@ -136,6 +136,15 @@ def sensor_variances(level: Tensor, read_jitter: Tensor):
 def camera_noise(img: Tensor, level: Tensor, gens) -> Tensor:
     jitter = randn(gens, (), img.device, dtype=img.dtype)
     shot, read = sensor_variances(level.to(img.dtype), jitter)
-    linear = srgb_to_linear(img.clamp(0.0, 1.0))
+    linear = _each_image(srgb_to_linear, img.clamp(0.0, 1.0))
     std = (linear * _per_image(shot, img)).add_(_per_image(read, img)).sqrt_()
-    return linear_to_srgb(normal_field(gens, img).mul_(std).add_(linear))
+    return _each_image(linear_to_srgb, normal_field(gens, img).mul_(std).add_(linear))
+
+
+def _each_image(fn, x: Tensor) -> Tensor:
+    """`fn` applied image by image. `pow` takes a vectorised path over whole SIMD blocks and a scalar
+    one for the tail, which differ by an ulp; where the blocks fall depends on the tensor's length, so
+    on odd image sizes a batch would not equal one-by-one calls (the catalogue's invariant)."""
+    if x.shape[0] == 1:
+        return fn(x)
+    return torch.cat([fn(x[i : i + 1]) for i in range(x.shape[0])])

@@ -191,6 +191,18 @@ def test_restore_psnr_loss_is_minus_the_mean_per_image_psnr_and_weighs_images_by
         RestoreObjective(pixel_loss="l2")
 
 
+def test_restore_l1_weight_adds_that_many_l1_to_the_psnr_loss():
+    """The shipped demo recipe's loss: minus the mean per-image PSNR plus l1_weight x the batch L1,
+    computed here with NumPy."""
+    net, batch = TinyNet(), _batch()
+    loss, _ = RestoreObjective(pixel_loss="psnr", l1_weight=40.0)(batch, {"net": net})
+    out = net(batch["lq"]).detach().double().numpy()
+    gt = batch["gt"].double().numpy()
+    mse = ((out - gt) ** 2).mean(axis=(1, 2, 3))
+    expected = np.mean(10 * np.log10(mse)) + 40.0 * np.abs(out - gt).mean()
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
 def test_restore_evaluate_is_psnr_per_image():
     net, batch = TinyNet(), _batch()
     psnr = RestoreObjective().evaluate(batch, {"net": net})["psnr"]

@@ -9,7 +9,7 @@ from ..fileio import atomic_path
 from .report import LABELS, ROWS
 
 COLUMNS = ("input", "scratch", "dcpt", "maskdcpt")
-COLUMN_TITLES = ("degraded", "scratch", "DCPT", "MaskDCPT", "clean")
+COLUMN_TITLES = ("degraded", "scratch", "DCPT init", "MaskDCPT init", "clean")
 
 
 def _pyplot():
@@ -22,22 +22,33 @@ def _pyplot():
 
 
 def psnr_bars(tables: Dict[str, Dict], path: Path) -> None:
-    """Grouped bars: PSNR (dB) of each model per degradation type and on average."""
+    """Grouped bars: PSNR (dB, mean with the seeds' sd as error bars) of the degraded input and of each
+    model, per degradation type and on average. `tables` hold ``[mean, sd]`` per type."""
     import numpy as np
 
     plt = _pyplot()
     groups = list(tables["input"]["psnr"])
     x = np.arange(len(groups))
     width = 0.8 / len(ROWS)
+    colours = {"input": "0.6"}
     fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 2, 4))
     for i, name in enumerate(ROWS):
-        values = [tables[name]["psnr"][g] for g in groups]
-        ax.bar(x + (i - (len(ROWS) - 1) / 2) * width, values, width, label=LABELS[name])
+        means = [tables[name]["psnr"][g][0] for g in groups]
+        sds = [tables[name]["psnr"][g][1] for g in groups]
+        ax.bar(
+            x + (i - (len(ROWS) - 1) / 2) * width,
+            means,
+            width,
+            yerr=sds if any(sds) else None,
+            capsize=2,
+            label=LABELS[name],
+            color=colours.get(name),
+        )
     ax.set_xticks(x)
     ax.set_xticklabels(groups)
     ax.set_ylabel("PSNR (dB)")
-    ax.set_title("Held-out PSNR per degradation type")
-    lows = [tables[n]["psnr"][g] for n in ROWS for g in groups]
+    ax.set_title("Held-out PSNR per degradation type (shipped nets, mean ± sd over seeds)")
+    lows = [tables[n]["psnr"][g][0] for n in ROWS for g in groups]
     ax.set_ylim(max(0.0, min(lows) - 3.0), max(lows) + 1.5)
     ax.legend(fontsize="small", ncol=2)
     ax.grid(axis="y", alpha=0.3)
@@ -48,8 +59,8 @@ def psnr_bars(tables: Dict[str, Dict], path: Path) -> None:
 
 
 def image_grid(types: Sequence, outputs: Dict[str, Dict], path: Path, index: int = -1) -> None:
-    """Rows = degradation types; columns = degraded | scratch | DCPT | MaskDCPT | clean, for crop `index`
-    (default: the last crop, from a colour photograph)."""
+    """Rows = degradation types; columns = degraded | scratch | DCPT init | MaskDCPT init | clean (the
+    first shipped seed of each), for crop `index` (default: the last crop, from a colour photograph)."""
     plt = _pyplot()
     fig, axes = plt.subplots(
         len(types), len(COLUMN_TITLES), figsize=(2.2 * len(COLUMN_TITLES), 2.2 * len(types)), squeeze=False

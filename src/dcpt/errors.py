@@ -20,3 +20,13 @@ class DataError(DcptError):
 
 class CheckpointError(DcptError):
     """A checkpoint that is missing, corrupt, unsafe or of another architecture."""
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """`text` (an exception, a quoted header) as one line of at most `limit` characters: every run of
+    whitespace, newlines included, becomes one space, and a longer text is cut with "...".
+
+    For text that comes from outside dcpt (a library's multi-line error, a damaged file's bytes)
+    before it goes into a DcptError, whose message the CLI prints as one line."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -11,17 +11,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcpt.errors import DcptError
+from dcpt.errors import CheckpointError, DcptError
 from dcpt.models import create_model
 from dcpt.models.checkpoint import HEADER_KEY, Bundle, load_bundle, save_checkpoint
 
 # Examples that cost microseconds (bytes through a parser) can be many more than the profile's.
 CHEAP = settings(max_examples=settings.default.max_examples * 8)
-# A known bug (xfail below) is not shrunk: shrinking a failure nobody will read costs seconds.
-NO_SHRINK = settings(phases=[Phase.explicit, Phase.reuse, Phase.generate])
 SMALL = {"width": 8, "enc_blk_nums": [1], "middle_blk_num": 1, "dec_blk_nums": [1]}
 ARCHS = st.sampled_from([None, "nafnet", "nafnet-tiny", "restormer"])
 
@@ -97,13 +95,14 @@ def test_mutated_safetensors_header_bytes(data, arch):
     load_bytes(data, arch)
 
 
-# Small integers only: a header asking for a net of width 2**40 makes load_bundle allocate it before
-# any check (reported with the bugs below), which would turn this fuzz into a memory test.
+# Mostly small integers, which build nets; any integer now and then (width 2**40 is refused before
+# anything is allocated, see test_a_header_asking_for_a_huge_net_is_refused_before_building).
 JSON = st.recursive(
     st.one_of(
         st.none(),
         st.booleans(),
         st.integers(-4, 64),
+        st.integers(),
         st.floats(allow_nan=False),
         st.text(max_size=8),
     ),
@@ -137,49 +136,52 @@ def _with(key: str, value, drop: bool) -> bytes:
 HEADER_KEYS = sorted({*DCPT_HEADER, *DCPT_HEADER["arch_config"], "classifier", "class_names"})
 
 
-@pytest.mark.xfail(
-    reason="models/checkpoint.py reads its JSON header without checking types: an 'arch', "
-    "'arch_config', constructor argument, 'classifier' or 'version' of another JSON type (null, a "
-    "list, a bool) raises TypeError from build_arch, Registry.canonical, the constructors or a "
-    "comparison (issue 21, reported; not this module's owner)",
-    strict=False,
-)
-@NO_SHRINK
 @given(key=st.sampled_from(HEADER_KEYS), value=JSON, drop=st.booleans())
 def test_mutated_dcpt_header_values(key, value, drop):
     load_bytes(_with(key, value, drop))
 
 
-@pytest.mark.xfail(
-    reason="models/checkpoint.py: a dcpt header that is JSON but not an object ('null', '[]') raises "
-    "AttributeError in _read_safetensors (issue 21, reported; not this module's owner)",
-    strict=False,
-)
-@NO_SHRINK
 @given(header=st.one_of(JSON.map(json.dumps), st.text(max_size=30)))
 def test_any_dcpt_header_text(header):
     load_bytes(_rebuild(header, HEADER))
 
 
-@pytest.mark.xfail(
-    reason="models/import_basicsr.py: torch's multi-line TypeError text is copied into the "
-    "CheckpointError of a damaged .pth, so the CLI prints several lines (issue 21, reported)",
-    strict=False,
-)
-@settings(parent=NO_SHRINK, max_examples=CHEAP.max_examples)
+@CHEAP
 @given(data=mutated_bytes(PTH, len(PTH)), arch=st.sampled_from(["nafnet", "nafnet-tiny"]))
 def test_mutated_pth(data, arch):
     load_bytes(data, arch, ".pth")
 
 
-@pytest.mark.xfail(
-    reason="models/checkpoint.py load_state_strict quotes key names as they are: a .pth whose "
-    "parameter name holds a newline (found by test_mutated_pth) gives a two-line error (issue 21, reported)",
-    strict=False,
-)
 def test_a_key_with_a_newline_gives_one_line():
     state = torch.load(io.BytesIO(PTH), weights_only=True)
     state["d\ncoders.0.0.conv2.bias"] = state.pop("decoders.0.0.conv2.bias")
     buf = io.BytesIO()
     torch.save(state, buf)
     assert load_bytes(buf.getvalue(), "nafnet", ".pth") is None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "key.pth"
+        path.write_bytes(buf.getvalue())
+        with pytest.raises(CheckpointError, match=r"unexpected: 'd\\ncoders\.0\.0\.conv2\.bias'"):
+            load_bundle(path, arch="nafnet")
+
+
+@pytest.mark.parametrize(
+    "key, value, refusal",
+    [
+        ("width", 2**40, "Storage size calculation overflowed"),
+        ("width", 4096, "the header is damaged"),
+        ("middle_blk_num", 10**9, "far more layers than the file holds tensors"),
+        ("enc_blk_nums", [10**7], "far more layers than the file holds tensors"),
+    ],
+)
+def test_a_header_asking_for_a_huge_net_is_refused_before_building(key, value, refusal):
+    """The file holds a tiny net's tensors; a header asking for far more is refused from the meta
+    device (no memory) and a cap on torch calls (no time), in one line naming the file; torch's
+    global state (grad mode, default device) is as it was."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "huge.safetensors"
+        path.write_bytes(_with(key, value, drop=False))
+        with pytest.raises(CheckpointError, match=refusal) as info:
+            load_bundle(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+    assert torch.is_grad_enabled() and torch.get_default_device() == torch.device("cpu")

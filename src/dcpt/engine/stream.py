@@ -10,12 +10,12 @@ The last incomplete global batch of an epoch is dropped.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Type
 
 import torch
 from torch.utils.data import DataLoader
 
-from ..errors import DataError
+from ..errors import DataError, DcptError, one_line
 
 
 class BatchStream:
@@ -79,7 +79,13 @@ class BatchStream:
             self._iter = None
         if self._iter is None:
             self._iter = self._start_epoch_iterator()
-        item = next(self._iter)
+        try:
+            item = next(self._iter)
+        except Exception as exc:
+            error = worker_error(exc)
+            if error is None:
+                raise
+            raise error from None
         self.batch += 1
         return item
 
@@ -102,3 +108,35 @@ class BatchStream:
         self.epoch = int(state["epoch"])
         self.batch = int(state["batch"])
         self._iter = None
+
+
+def worker_error(exc: BaseException) -> Optional[DcptError]:
+    """The project's error that a DataLoader worker raised, with its own one-line message; None when
+    `exc` is not one (a bug in a worker keeps torch's report and its traceback).
+
+    torch re-raises a worker's exception in the main process as a new one of the same class whose
+    message is "Caught DataError in DataLoader worker process 0.", then "Original " and the worker's
+    whole traceback, or as a RuntimeError when the class cannot be built from one string. The
+    traceback ends with "dcpt.errors.DataError: <the message>"; that is the error rebuilt here.
+    """
+    text = str(exc)
+    if not text.startswith("Caught "):
+        return None
+    classes = {f"{c.__module__}.{c.__qualname__}": c for c in _subclasses(DcptError)}
+    lines = text.splitlines()
+    for at in range(len(lines) - 1, 0, -1):
+        name, sep, first = lines[at].partition(": ")
+        if sep and name in classes:
+            message = one_line(" ".join([first, *lines[at + 1 :]]), limit=2000)
+            try:
+                return classes[name](message)
+            except TypeError:  # a class built from other arguments (fileio.WriteError)
+                return DcptError(message)
+    return None
+
+
+def _subclasses(cls: Type[DcptError]) -> List[Type[DcptError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_subclasses(sub))
+    return found

@@ -14,15 +14,17 @@ accept both and tell them apart by content, not by file name.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, TypeVar
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
-from ..errors import CheckpointError, DcptError
+from ..errors import CheckpointError, DcptError, one_line
 from ..fileio import atomic_path
 from .registry import ARCHS, PRESETS, build_arch
 
@@ -30,6 +32,13 @@ FORMAT = "dcpt"
 VERSION = 1
 HEADER_KEY = "dcpt"
 CLASSIFIER_PREFIX = "classifier."
+# Bounds for building what a header asks for (see `build_within`): torch calls per tensor of the
+# file, and calls and values allowed on top (buffers that are not saved, small files).
+CALLS_PER_TENSOR = 50
+SPARE_CALLS = 10_000
+SPARE_VALUES = 2**20
+
+M = TypeVar("M", bound=nn.Module)
 
 
 @dataclass
@@ -99,26 +108,80 @@ def load_bundle(path, arch: Optional[str] = None, map_location="cpu") -> Bundle:
         return Bundle(net=load_basicsr(path, arch, map_location), meta={"source": "basicsr"})
     header, tensors = _read_safetensors(path, map_location)
     _check_arch(path, header, arch)
-    try:
-        net = build_arch(header["arch"], **header["arch_config"])
-    except DcptError as exc:
-        raise CheckpointError(f"{path}: cannot rebuild its network: {exc}") from None
-    if header.get("preset"):
-        net.preset_name = header["preset"]
     net_state = {k: v for k, v in tensors.items() if not k.startswith(CLASSIFIER_PREFIX)}
+    net = build_within(
+        path, "network", lambda: build_arch(header["arch"], **header["arch_config"]), net_state
+    )
+    if header.get("preset") is not None:
+        net.preset_name = header["preset"]
     load_state_strict(net, net_state, path, header["arch"])
     classifier = None
-    if header.get("classifier"):
+    if header.get("classifier") is not None:
         from .classifier import DegradationClassifier
 
-        classifier = DegradationClassifier(**header["classifier"])
         cls_state = {
             k[len(CLASSIFIER_PREFIX) :]: v for k, v in tensors.items() if k.startswith(CLASSIFIER_PREFIX)
         }
+        classifier = build_within(
+            path, "classifier", lambda: DegradationClassifier(**header["classifier"]), cls_state
+        )
         load_state_strict(classifier, cls_state, path, "classifier")
         classifier.to(map_location)
+    class_names = header.get("class_names")
+    if classifier is not None and class_names is not None:
+        if len(class_names) != classifier.config["num_classes"]:
+            raise CheckpointError(
+                f"{path} names {len(class_names)} classes for a classifier of "
+                f"{classifier.config['num_classes']}"
+            )
     net.to(map_location)
-    return Bundle(net=net, classifier=classifier, class_names=header.get("class_names"), meta=header)
+    return Bundle(net=net, classifier=classifier, class_names=class_names, meta=header)
+
+
+def build_within(path, what: str, build: Callable[[], M], state: Dict[str, torch.Tensor]) -> M:
+    """`build()` for the weights `state` read from `path`, refused when it would be far larger.
+
+    A header is data: a damaged or hand-made one may ask for width 2**40 or 10**9 blocks. The module
+    is first built on the meta device (no memory) with at most `CALLS_PER_TENSOR` torch calls per
+    tensor in `state` (a real net takes about ten), and its size is compared with `state`'s; only
+    then is it built for real. A constructor's exception on such arguments is the file's fault, so
+    it becomes one CheckpointError line whatever its type.
+    """
+    stored = sum(t.numel() for t in state.values())
+    with torch.device("meta"), _CallBudget(CALLS_PER_TENSOR * len(state) + SPARE_CALLS):
+        probe = _attempt(path, what, build)
+    size = sum(t.numel() for t in itertools.chain(probe.parameters(), probe.buffers()))
+    if size > 2 * stored + SPARE_VALUES:
+        raise CheckpointError(
+            f"{path}: its header asks for a {what} of {size:,} values but the file holds {stored:,}; "
+            "the header is damaged"
+        )
+    return _attempt(path, what, build)
+
+
+def _attempt(path, what: str, build: Callable[[], M]) -> M:
+    try:
+        return build()
+    except Exception as exc:  # constructors given a damaged file's arguments raise any type
+        cause = str(exc) if isinstance(exc, DcptError) else f"{type(exc).__name__}: {exc}"
+        raise CheckpointError(f"{path}: cannot rebuild its {what}: {one_line(cause)}") from None
+
+
+class _CallBudget(TorchFunctionMode):
+    """Stops a build after `limit` torch calls: a net of 10**9 blocks is refused, not built slowly.
+
+    It raises once: the calls made while the build unwinds (``no_grad``'s exit restoring grad mode)
+    must go through, or they would leave torch's global state changed."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.left = limit
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.left -= 1
+        if self.left == -1:
+            raise CheckpointError("it asks for far more layers than the file holds tensors")
+        return func(*args, **(kwargs or {}))
 
 
 def load_state_strict(module: nn.Module, state: Dict[str, torch.Tensor], path, what: str) -> None:
@@ -130,10 +193,10 @@ def load_state_strict(module: nn.Module, state: Dict[str, torch.Tensor], path, w
     if adapt is not None:
         state = adapt(state)
     own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
+    missing = [_key(k) for k in own if k not in state]
+    unexpected = [_key(k) for k in state if k not in own]
     mismatched = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        f"{_key(k)} {tuple(state[k].shape)} vs {tuple(v.shape)}"
         for k, v in own.items()
         if k in state and state[k].shape != v.shape
     ]
@@ -149,6 +212,13 @@ def load_state_strict(module: nn.Module, state: Dict[str, torch.Tensor], path, w
                 parts.append(f"{label}: {', '.join(keys[:5])}{more}")
         raise CheckpointError(f"{path} does not fit {what}: " + "; ".join(parts))
     module.load_state_dict(state, strict=True)
+
+
+def _key(name: str) -> str:
+    """A parameter name as an error quotes it: as it is when printable, else its repr (a damaged
+    file's name may hold a newline), cut to 80 characters."""
+    shown = name if name.isprintable() else repr(name)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def _plain(
@@ -207,13 +277,46 @@ def _read_safetensors(path: Path, map_location):
         raise CheckpointError(
             f"{path} is a safetensors file without a dcpt header (not written by dcpt)"
         ) from None
-    if header.get("format") != FORMAT or "arch" not in header or "arch_config" not in header:
-        raise CheckpointError(f"{path} has an invalid dcpt header: {metadata[HEADER_KEY][:200]}")
-    if header.get("version", 0) > VERSION:
-        raise CheckpointError(
-            f"{path} is dcpt checkpoint version {header['version']}; this dcpt reads up to {VERSION}"
-        )
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"{path} has an invalid dcpt header: {one_line(metadata[HEADER_KEY], 200)}")
+    _check_header(path, header)
     return header, tensors
+
+
+HEADER_FIELDS = {  # field -> (the JSON type it must hold when present, what an error calls it)
+    "version": (int, "an integer"),
+    "arch": (str, "an architecture name"),
+    "arch_config": (dict, "an object of constructor arguments"),
+    "preset": (str, "a preset name"),
+    "classifier": (dict, "an object of constructor arguments"),
+    "class_names": (list, "a list of names"),
+    "step": (int, "an integer"),
+    "meta": (dict, "an object"),
+}
+
+
+def _check_header(path: Path, header: Dict) -> None:
+    """Types and values of the header's fields: a hand-edited or damaged header is one line here,
+    not a TypeError deep inside a constructor. `arch` and `arch_config` are required; `version` may
+    be absent (version 1); the others are absent when they do not apply."""
+    for name in ("arch", "arch_config"):
+        if name not in header:
+            raise CheckpointError(f"{path} has an invalid dcpt header: it has no {name!r}")
+    for name, (kind, called) in HEADER_FIELDS.items():
+        if name in header and (not isinstance(header[name], kind) or isinstance(header[name], bool)):
+            got = one_line(json.dumps(header[name]), 60)
+            raise CheckpointError(f"{path} has an invalid dcpt header: {name!r} must be {called}, got {got}")
+    if not 1 <= header.get("version", VERSION) <= VERSION:
+        raise CheckpointError(
+            f"{path} is dcpt checkpoint version {header['version']}; this dcpt reads versions 1 to {VERSION}"
+        )
+    if header["arch"] not in ARCHS:
+        raise CheckpointError(
+            f"{path} holds an unknown architecture {one_line(header['arch'], 60)!r}; "
+            f"this dcpt knows {', '.join(ARCHS.names())}"
+        )
+    if not all(isinstance(n, str) for n in header.get("class_names", ())):
+        raise CheckpointError(f"{path} has an invalid dcpt header: 'class_names' must be strings")
 
 
 def _check_arch(path: Path, header: Dict, arch: Optional[str]) -> None:

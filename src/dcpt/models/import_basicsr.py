@@ -17,7 +17,7 @@ from typing import Callable, Dict, Optional, Set
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, one_line
 from .registry import ARCHS, PRESETS, build_arch, create_model
 
 CONFIG_INFERERS: Dict[str, Callable[[Dict[str, torch.Tensor]], Dict]] = {}
@@ -39,17 +39,21 @@ def read_state_dict(path: Path, map_location="cpu") -> Dict[str, torch.Tensor]:
                 f"{path} contains pickled code and was refused for safety (torch.load weights_only=True); "
                 "re-save its state dict with torch.save(model.state_dict(), ...)"
             ) from None
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({exc})") from None
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({one_line(exc)})") from None
     except Exception as exc:  # zip / EOF / unpickling errors of damaged files
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc})"
+            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {one_line(exc)})"
         ) from None
     if isinstance(obj, dict):
         for key in ("params_ema", "params"):
             if isinstance(obj.get(key), dict):
                 obj = obj[key]
                 break
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+    if (
+        not isinstance(obj, dict)
+        or not obj
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    ):
         raise CheckpointError(
             f"{path} holds no state dict (expected params_ema, params or a dict of tensors)"
         )
@@ -58,7 +62,7 @@ def read_state_dict(path: Path, map_location="cpu") -> Dict[str, torch.Tensor]:
 
 def load_basicsr(path, arch: Optional[str], map_location="cpu") -> nn.Module:
     """Build `arch` and load the `.pth` at `path` into it strictly."""
-    from .checkpoint import load_state_strict
+    from .checkpoint import build_within, load_state_strict
 
     path = Path(path)
     if not arch:
@@ -72,7 +76,7 @@ def load_basicsr(path, arch: Optional[str], map_location="cpu") -> nn.Module:
     else:
         family = ARCHS.canonical(arch) if arch in ARCHS else PRESETS.canonical(arch)
         config = CONFIG_INFERERS[family](state) if family in CONFIG_INFERERS else {}
-        net = build_arch(family, **config)
+        net = build_within(path, "network", lambda: build_arch(family, **config), state)
     load_state_strict(net, state, path, f"{arch} {net.arch_config}")
     return net.to(map_location)
 

@@ -15,7 +15,7 @@ LAYERS = [
     {"data", "objectives"},
     {"engine"},
     {"recipes", "infer", "analysis"},
-    {"demo"},
+    {"demo", "app"},
     {"cli", "api"},
     {"__init__", "__main__"},
 ]

@@ -26,6 +26,7 @@ COMMANDS = {
     "evaluate": "dcpt.cli.evaluate",
     "restore": "dcpt.cli.restore",
     "classify": "dcpt.cli.classify",
+    "app": "dcpt.cli.app",
     "analyse": "dcpt.cli.analyse",
     "info": "dcpt.cli.info",
 }

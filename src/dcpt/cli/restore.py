@@ -72,6 +72,13 @@ def add_parsers(subparsers) -> None:
     parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder (created)")
     add_model_options(parser)
+    parser.add_argument(
+        "--engine",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="torch runs a checkpoint; onnx runs a file from `dcpt export --onnx` with onnxruntime "
+        "(default: torch)",
+    )
     add_tiling_options(parser)
     parser.add_argument(
         "--bit-depth",
@@ -102,11 +109,11 @@ def check_outputs(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..infer.restore import load_model, restore_paths
+    from ..infer.restore import load_restorer, restore_paths
 
     check_tiling(args)
     check_outputs(args)
-    net = load_model(args.ckpt, arch=args.arch, device=args.device, tlc=args.tlc)
+    net = load_restorer(args.ckpt, args.engine, arch=args.arch, device=args.device, tlc=args.tlc)
     written = restore_paths(
         net,
         args.inputs,

@@ -15,7 +15,7 @@ from torch import nn
 from ..device import resolve_device
 from ..errors import CheckpointError, DcptError
 from ..fileio import check_output_folder
-from .tiling import count_tiles, grid_multiple, restore_tiled
+from .tiling import Restorer, count_tiles, grid_multiple, restore_tiled
 
 PathLike = Union[str, os.PathLike]
 
@@ -48,6 +48,28 @@ def load_model(
     return net.to(resolve_device(device)).eval()
 
 
+def load_restorer(
+    ckpt: PathLike,
+    engine: str = "torch",
+    arch: Optional[str] = None,
+    device: Union[str, torch.device] = "cpu",
+    tlc: bool = False,
+) -> Restorer:
+    """What `dcpt restore` runs: the checkpoint's net (`engine="torch"`), or an exported `.onnx` file
+    behind onnxruntime (`engine="onnx"`, see `dcpt.infer.onnx_engine`)."""
+    if engine == "torch":
+        if Path(ckpt).suffix.lower() == ".onnx":
+            raise DcptError(f"{ckpt}: an ONNX file runs with --engine onnx")
+        return load_model(ckpt, arch=arch, device=device, tlc=tlc)
+    if engine != "onnx":
+        raise DcptError(f"--engine: expected torch or onnx, got {engine!r}")
+    if tlc or arch:
+        raise DcptError("--tlc and --arch apply to the torch engine; an ONNX file is exported with its net")
+    from .onnx_engine import OnnxRestorer
+
+    return OnnxRestorer(ckpt, device=str(device))
+
+
 def _to_local_pooling(net: nn.Module, tlc_size: int) -> nn.Module:
     from ..models import nafnet
 
@@ -58,7 +80,7 @@ def _to_local_pooling(net: nn.Module, tlc_size: int) -> nn.Module:
 
 
 def restore_image(
-    net: nn.Module,
+    net: Restorer,
     img: torch.Tensor,
     tile: Optional[int] = None,
     overlap: int = 32,
@@ -74,12 +96,12 @@ def restore_image(
     return out[0].clamp_(0.0, 1.0).cpu()
 
 
-def check_restore_memory(net: nn.Module, height: int, width: int, tile: Optional[int], batch: int) -> None:
+def check_restore_memory(net: Restorer, height: int, width: int, tile: Optional[int], batch: int) -> None:
     """Raise when one forward pass over a ``height x width`` image, whole or in `batch` tiles of
     `tile` pixels, needs more than the memory of `net`'s device (a lower bound: no false refusals)."""
     from ..config.memory import INFER_BYTES_PER_PIXEL, check_fits
 
-    param = next(net.parameters(), None)
+    param = next(net.parameters(), None) if isinstance(net, nn.Module) else None
     device = "cpu" if param is None or param.device.type == "cpu" else str(param.device)
     if tile:
         count = count_tiles(height, width, tile, 0, 1)
@@ -112,7 +134,7 @@ def output_paths(inputs: Sequence[Path], out_dir: PathLike, ext: str = "png") ->
 
 
 def restore_paths(
-    net: nn.Module,
+    net: Restorer,
     inputs: Iterable[PathLike],
     out_dir: PathLike,
     tile: Optional[int] = None,

@@ -38,9 +38,11 @@ from torch import nn
 from ..errors import DcptError
 
 ProgressFn = Callable[[int, int], None]
+Restorer = Callable[[torch.Tensor], torch.Tensor]
+"""What tiles run through: a net, or any callable mapping B x 3 x h x w to the same shape (the ONNX engine)."""
 
 
-def grid_multiple(net: nn.Module) -> int:
+def grid_multiple(net: Restorer) -> int:
     """The pixel grid a network computes on: its padding multiple (one pixel of its coarsest scale)."""
     for name in ("padder_size", "mask_patch_size"):
         value = getattr(net, name, None)
@@ -104,8 +106,8 @@ def _check_args(img: torch.Tensor, tile: Optional[int], overlap: int, batch: int
         raise DcptError(f"batch must be at least 1 tile per forward pass, got {batch}")
 
 
-def _net_device(net: nn.Module, fallback: torch.device) -> torch.device:
-    for param in net.parameters():
+def _net_device(net: Restorer, fallback: torch.device) -> torch.device:
+    for param in net.parameters() if isinstance(net, nn.Module) else ():
         return param.device
     return fallback
 
@@ -133,7 +135,7 @@ def _same_shape_groups(boxes, batch: int) -> Iterator[list]:
 
 
 def restore_tiled(
-    net: nn.Module,
+    net: Restorer,
     img: torch.Tensor,
     tile: Optional[int] = 512,
     overlap: int = 32,
@@ -142,6 +144,8 @@ def restore_tiled(
     align: Optional[int] = None,
 ) -> torch.Tensor:
     """Run `net` over `img` (B x 3 x H x W, [0, 1]) tile by tile and blend the tiles without seams.
+
+    `net` is a network or any callable that maps a B x 3 x h x w tensor to one of the same shape.
 
     `tile` and `overlap` are in pixels; `tile=None` or 0, or an image that fits in one tile, runs the
     whole image at once. `batch` tiles go through the network per forward pass. Tiles are moved to

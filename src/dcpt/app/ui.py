@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from ..errors import DcptError
-from .core import Result, Session, make_examples
+from .core import ProgressFn, Result, Session, make_examples
 
 INSTALL_HINT = "dcpt app needs Gradio: pip install 'dcpt[app]'"
 
@@ -48,6 +48,21 @@ def save_download(restored: np.ndarray, folder: Optional[Path] = None) -> Path:
     return write_image(folder / "restored.png", restored)
 
 
+def respond(
+    session: Session, image: Optional[np.ndarray], progress: Optional[ProgressFn] = None
+) -> Tuple[Dict[str, float], Tuple[np.ndarray, np.ndarray], str, str]:
+    """The Restore button: a photo -> (probabilities, (input, restored) for the slider, the PIQE and
+    size summary in Markdown, the path of the restored PNG for the download button)."""
+    if image is None:
+        raise DcptError("upload a photo or pick an example first")
+    result = session(image, progress)
+    restored = np.ascontiguousarray(result.restored)
+    before = np.ascontiguousarray(image[..., :3]) if image.ndim == 3 else image
+    how = "whole" if result.tiles == 1 else f"in {result.tiles} tiles"
+    summary = f"{piqe_text(result)}  \nRestored {how}, {restored.shape[1]} x {restored.shape[0]} pixels."
+    return result.probabilities, (before, restored), summary, str(save_download(restored))
+
+
 def build_app(session: Session, examples_dir: Optional[Path] = None) -> Any:
     """The `gr.Blocks` page around `session`; `examples_dir` receives the example photos."""
     gr = import_gradio()
@@ -56,27 +71,25 @@ def build_app(session: Session, examples_dir: Optional[Path] = None) -> Any:
     tracker = gr.Progress()  # Gradio finds the progress bar by this default value
 
     def run(image: Optional[np.ndarray], progress=tracker) -> Tuple[Dict[str, float], Any, str, str]:
-        if image is None:
-            raise gr.Error("Upload a photo or pick an example first.")
-
         def step(done: int, total: int) -> None:
             progress((done, total), desc="restoring", unit="tiles")
 
         progress(0.0, desc="classifying")
         try:
-            result = session(image, step)
+            return respond(session, image, step)
         except DcptError as exc:
             raise gr.Error(str(exc)) from None
-        restored = np.ascontiguousarray(result.restored)
-        before = np.ascontiguousarray(image[..., :3]) if image.ndim == 3 else image
-        return result.probabilities, (before, restored), piqe_text(result), str(save_download(restored))
 
+    tiling = (
+        f"images of more than {session.tile} x {session.tile} pixels are restored in tiles of that size"
+        if session.tile
+        else "images are restored whole"
+    )
     with gr.Blocks(title="dcpt: universal image restoration", analytics_enabled=False) as app:
         gr.Markdown(
             "## dcpt: universal image restoration\n"
             f"Upload a photo or pick an example. Checkpoint `{session.checkpoint.name}` names the "
-            "degradation and restores the image; images larger than "
-            f"{session.tile or 'any'} px a side are restored in tiles."
+            f"degradation and restores the image; {tiling}."
         )
         with gr.Row():
             with gr.Column(scale=1):
@@ -87,13 +100,11 @@ def build_app(session: Session, examples_dir: Optional[Path] = None) -> Any:
                 slider = gr.ImageSlider(
                     label="Before / after", type="numpy", format="png", elem_id="slider", interactive=False
                 )
-        with gr.Row():
-            probabilities = gr.Label(
-                label="Detected degradation",
-                num_top_classes=len(session.class_names),
-                elem_id="probabilities",
-            )
-            with gr.Column():
+                probabilities = gr.Label(
+                    label="Detected degradation",
+                    num_top_classes=len(session.class_names),
+                    elem_id="probabilities",
+                )
                 piqe = gr.Markdown("**PIQE** input - , restored -", elem_id="piqe")
                 download = gr.DownloadButton("Download restored PNG", elem_id="download")
         button.click(run, inputs=[photo], outputs=[probabilities, slider, piqe, download])

@@ -25,6 +25,7 @@ COMMANDS = {
     "finetune": "dcpt.cli.train",
     "evaluate": "dcpt.cli.evaluate",
     "restore": "dcpt.cli.restore",
+    "export": "dcpt.cli.export",
     "classify": "dcpt.cli.classify",
     "app": "dcpt.cli.app",
     "analyse": "dcpt.cli.analyse",

@@ -3,8 +3,8 @@
 The app runs as `python -m dcpt app` in a subprocess on a free port, with tiles small enough that the
 test photograph is restored in tiles. The test uploads a photograph degraded with strong Gaussian
 noise, presses Restore and checks what a user sees: the top detected degradation is the applied one,
-the before/after slider holds two images of the input's size, the downloaded PNG has that size too,
-and the page made no request outside the local server. A screenshot goes to docs/figures/app.png.
+the progress bar counted the tiles, the before/after slider holds two images of the input's size, the
+downloaded PNG has that size too, and the page made no request outside the local server. A screenshot goes to docs/figures/app.png.
 
 Chromium is Debian's (`/usr/bin/chromium`, no browser download); where it is missing, the test
 installs it with apt-get when it runs as root, and skips with the reason otherwise.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -37,6 +38,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "figures" / "app.png"
 APPLIED = "gaussian_noise"
 TIMEOUT_MS = 180_000
+RECORD_PROGRESS = """() => {
+  window.progressSeen = [];
+  new MutationObserver(() => {
+    for (const e of document.querySelectorAll('[data-testid=status-tracker]'))
+      if (/tiles/.test(e.innerText)) window.progressSeen.push(e.innerText.replace(/\\s+/g, ' '));
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+"""Records every text of Gradio's progress trackers that counts tiles (they may show for a moment only)."""
 
 
 def _chromium() -> Path:
@@ -68,7 +77,7 @@ def server(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "dcpt", "app", "--port", str(port), "--tile", "256", "--device", "cpu"]
+    command = [sys.executable, "-m", "dcpt", "app", "--port", str(port), "--tile", "128", "--device", "cpu"]
     with open(log, "w") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
@@ -119,7 +128,7 @@ def test_upload_restore_download(server, browser, tmp_path):
     photo = dict(load_samples("test"))["coffee"]
     lq = dcpt.degrade.apply(APPLIED, photo[None], [50.0], generator=torch.Generator().manual_seed(0))[0]
     upload = write_image(tmp_path / "coffee_noisy.png", lq)
-    size = (lq.shape[2], lq.shape[1])  # (width, height) = (600, 400): more than one 256-pixel tile
+    size = (lq.shape[2], lq.shape[1])  # (width, height) = (600, 400): many 128-pixel tiles
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     outside = []
@@ -130,6 +139,7 @@ def test_upload_restore_download(server, browser, tmp_path):
     page.goto(server)
     page.locator("#photo input[type=file]").set_input_files(str(upload))
     page.locator("#photo img").first.wait_for(timeout=TIMEOUT_MS)
+    page.evaluate(RECORD_PROGRESS)
     page.click("#restore")
 
     top = page.locator("#probabilities [data-testid=label-output-value]")
@@ -146,7 +156,11 @@ def test_upload_restore_download(server, browser, tmp_path):
     )
     assert [tuple(s) for s in shown] == [size, size]
     summary = page.locator("#piqe").inner_text()
-    assert "PIQE" in summary and f"{size[0]} x {size[1]} pixels" in summary and "tiles" in summary
+    assert "PIQE" in summary and f"{size[0]} x {size[1]} pixels" in summary
+    tiles = re.search(r"Restored in (\d+) tiles", summary)
+    assert tiles, summary
+    progress = page.evaluate("() => window.progressSeen")
+    assert any(re.search(rf"\b\d+/{tiles.group(1)} tiles\b", text) for text in progress), progress
 
     with page.expect_download(timeout=TIMEOUT_MS) as download:
         page.click("#download")

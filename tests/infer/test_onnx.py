@@ -21,6 +21,8 @@ from dcpt.models.checkpoint import load_checkpoint
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
+if not hasattr(getattr(torch.export, "Dim", None), "DYNAMIC"):
+    pytest.skip("ONNX export needs torch >= 2.6", allow_module_level=True)
 
 from dcpt.infer.onnx_engine import OnnxRestorer  # noqa: E402
 from dcpt.infer.onnx_export import export_onnx, pad_multiple  # noqa: E402

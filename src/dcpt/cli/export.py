@@ -71,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
         require(module, "dcpt export")
     net = load_model(args.checkpoint, arch=args.arch, device="cpu")
     family = getattr(net, "arch_name", type(net).__name__)
+    print(
+        f"exporting {family} from {args.checkpoint} (tracing and translating take a minute or more)",
+        flush=True,
+    )
     export_onnx(net, target)
     print(f"exported {family} to {target} ({target.stat().st_size / 1e6:.1f} MB, dynamic B x 3 x H x W)")
     if args.no_check:

@@ -60,6 +60,9 @@ class OnnxRestorer:
         if not path.is_file():
             raise CheckpointError(f"{path}: no such ONNX file")
         options = ort.SessionOptions()
+        # Idle threads sleep instead of spinning, as dcpt sets for torch's OpenMP (dcpt.cli): on
+        # cores busy with other work, spinning threads steal the time of the working ones.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = int(threads)
         try:

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
+from ..errors import DcptError
 from ..fileio import atomic_path
 from .onnx_engine import (
     INPUT_NAME,
@@ -110,6 +111,10 @@ def export_onnx(net: nn.Module, path: PathLike, opset: int = 18) -> Path:
     """
     require("onnx", "ONNX export")
     require("onnxscript", "ONNX export")
+    if not hasattr(getattr(torch.export, "Dim", None), "DYNAMIC"):
+        raise DcptError(
+            f"ONNX export needs torch >= 2.6 (dynamic shapes of torch.export), got {torch.__version__}"
+        )
     net = net.eval().cpu()
     example = example_input(net)
     dynamic = torch.export.Dim.DYNAMIC

@@ -114,3 +114,12 @@ def test_the_page_builds(session, tmp_path):
     pytest.importorskip("gradio", reason="the app extra (gradio) is not installed")
     app = build_app(session, tmp_path)
     assert app.examples_dir == tmp_path and len(list(tmp_path.glob("*.png"))) == len(EXAMPLES)
+
+
+def test_a_checkpoint_without_classifier_restores_and_names_nothing(session, noisy, tmp_path):
+    from dcpt.models.checkpoint import save_checkpoint
+
+    path = save_checkpoint(session.net, tmp_path / "finetuned.safetensors")
+    result = Session(path, device="cpu")(noisy)
+    assert result.probabilities == {} and result.label is None
+    assert np.array_equal(result.restored, session(noisy).restored)

@@ -42,8 +42,9 @@ def default_checkpoint() -> Path:
 
 @dataclass
 class Result:
-    """One photo through the app: probabilities by class name, the restored ``H x W x 3`` uint8 array,
-    PIQE of input and output (None where `dcpt.metrics.piqe` is unavailable) and the tile count."""
+    """One photo through the app: probabilities by class name (empty for a checkpoint without a
+    classifier), the restored ``H x W x 3`` uint8 array, PIQE of input and output (None where
+    `dcpt.metrics.piqe` is unavailable) and the tile count."""
 
     probabilities: Dict[str, float]
     restored: np.ndarray
@@ -52,7 +53,9 @@ class Result:
     tiles: int
 
     @property
-    def label(self) -> str:
+    def label(self) -> Optional[str]:
+        if not self.probabilities:
+            return None
         return max(self.probabilities, key=self.probabilities.__getitem__)
 
 
@@ -87,6 +90,9 @@ def piqe_score(img: torch.Tensor) -> Optional[float]:
 class Session:
     """A checkpoint loaded once for the app's lifetime.
 
+    A checkpoint without a degradation classifier (a fine-tuned net that did not keep it) still
+    restores; its probabilities are empty.
+    `arch` names the preset of a BasicSR `.pth` (a release's net, without a classifier).
     `tile`: images with more than ``tile * tile`` pixels are restored in overlapping tiles of that size
     (bounded memory, a progress step per tile); smaller ones whole. 0 or None restores every image whole.
     """
@@ -95,15 +101,22 @@ class Session:
         self,
         checkpoint: Optional[PathLike] = None,
         device: str = "auto",
+        arch: Optional[str] = None,
         tile: Optional[int] = 512,
         overlap: int = 32,
     ) -> None:
         from ..device import resolve_device
-        from ..infer.classify import load_classifier
+        from ..models.checkpoint import load_bundle
 
         self.checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
         self.device = resolve_device(device)
-        self.net, self.classifier, self.class_names = load_classifier(self.checkpoint, self.device)
+        bundle = load_bundle(self.checkpoint, arch=arch)
+        self.net = bundle.net.to(self.device).eval()
+        self.classifier = None
+        self.class_names: List[str] = []
+        if bundle.classifier is not None and bundle.class_names:
+            self.classifier = bundle.classifier.to(self.device).eval()
+            self.class_names = list(bundle.class_names)
         self.tile = tile or None
         self.overlap = overlap
 
@@ -118,6 +131,8 @@ class Session:
         """Class probabilities of a ``3 x H x W`` image, from its central `CLASSIFY_CROP` crop."""
         from ..infer.classify import center_crop, class_probabilities
 
+        if self.classifier is None:
+            return {}
         crop = center_crop(img, CLASSIFY_CROP)[None].to(self.device)
         probs = class_probabilities(self.net, self.classifier, crop)[0].cpu().tolist()
         return dict(zip(self.class_names, probs))

@@ -85,11 +85,11 @@ def build_app(session: Session, examples_dir: Optional[Path] = None) -> Any:
         if session.tile
         else "images are restored whole"
     )
+    does = "names its degradation and restores it" if session.class_names else "(no classifier) restores it"
     with gr.Blocks(title="dcpt: universal image restoration", analytics_enabled=False) as app:
         gr.Markdown(
             "## dcpt: universal image restoration\n"
-            f"Upload a photo or pick an example. Checkpoint `{session.checkpoint.name}` names the "
-            f"degradation and restores the image; {tiling}."
+            f"Upload a photo or pick an example. Checkpoint `{session.checkpoint.name}` {does}; {tiling}."
         )
         with gr.Row():
             with gr.Column(scale=1):
@@ -102,7 +102,7 @@ def build_app(session: Session, examples_dir: Optional[Path] = None) -> Any:
                 )
                 probabilities = gr.Label(
                     label="Detected degradation",
-                    num_top_classes=len(session.class_names),
+                    num_top_classes=len(session.class_names) or None,
                     elem_id="probabilities",
                 )
                 piqe = gr.Markdown("**PIQE** input - , restored -", elem_id="piqe")

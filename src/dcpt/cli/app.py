@@ -24,7 +24,14 @@ def add_parsers(subparsers) -> None:
         dest="checkpoint",
         default=None,
         metavar="CKPT",
-        help="dcpt checkpoint with a net and a classifier (default: the shipped MaskDCPT demo model)",
+        help="dcpt checkpoint (default: the shipped MaskDCPT demo model); one without a classifier "
+        "restores but names no degradation",
+    )
+    parser.add_argument(
+        "--arch",
+        default=None,
+        metavar="NAME",
+        help="model name for a BasicSR .pth checkpoint, e.g. nafnet-5d",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, metavar="N", help="port (default: 7860)")
@@ -50,7 +57,7 @@ def run(args) -> int:
     import_gradio()
     from ..app.core import Session
 
-    session = Session(args.checkpoint, device=args.device, tile=args.tile)
+    session = Session(args.checkpoint, device=args.device, arch=args.arch, tile=args.tile)
     print(f"dcpt app: http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     serve(session, host=args.host, port=args.port)
     return 0

@@ -75,6 +75,21 @@ def test_input_row_matches_scikit_image_psnr(quick_run):
         assert report["input"]["psnr"][t.name][0] == pytest.approx(expected, abs=1e-5)
 
 
+def test_no_reference_row_scores_the_whole_held_out_photographs(quick_run):
+    """The input row is PIQE / NIQE of each whole test photograph degraded once by each type."""
+    from dcpt.demo.heldout import class_specs, quantize, whole_image_set
+    from dcpt.metrics import niqe, piqe
+
+    _, report = quick_run
+    cfg = demo_run._config(demo_run.FINETUNE_CONFIG, [])
+    items = whole_image_set(class_specs(cfg.data.val[0].classes), 1, seed=demo_run.HELD_OUT_SEED)
+    assert len(items) == 3 * len(TYPES)
+    row = report["no_reference"]["input"]
+    assert row["piqe"] == pytest.approx(np.mean([float(piqe(quantize(t.lq))) for t in items]), rel=1e-6)
+    assert row["niqe"] == pytest.approx(np.mean([float(niqe(quantize(t.lq))) for t in items]), rel=1e-6)
+    assert set(report["no_reference"]) == {"input", "scratch", "dcpt", "maskdcpt"}
+
+
 def _readme_demo_table():
     """The README's table of the shipped nets: {row label: [PSNR per column]} and the column names."""
     text = (REPO / "README.md").read_text()

@@ -25,6 +25,7 @@ def build(
     tables: Dict[str, Dict],
     per_seed: Dict[str, List[Dict]],
     live: Dict[str, Dict],
+    no_reference: Dict[str, Dict[str, float]],
     accuracy: Dict[str, float],
     options,
     cfg,
@@ -33,12 +34,14 @@ def build(
     threads: int,
 ) -> Dict:
     """The report.json dict: ``models`` (mean and sd over the shipped seeds), ``seeds`` (each seed's
-    table), ``input``, ``live`` (this machine's short fine-tunings), ``classifier_accuracy``, context."""
+    table), ``input``, ``live`` (this machine's short fine-tunings), ``no_reference`` (PIQE / NIQE of
+    whole held-out photographs), ``classifier_accuracy``, context."""
     return {
         "models": {name: tables[name] for name in MODELS},
         "seeds": per_seed,
         "input": tables["input"],
         "live": live,
+        "no_reference": no_reference,
         "classifier_accuracy": dict(accuracy),
         "settings": {
             "model": cfg.model.name,
@@ -103,6 +106,19 @@ def improvement_text(tables: Dict[str, Dict], types: List[str]) -> str:
     return "\n".join(lines)
 
 
+def no_reference_text(table: Dict[str, Dict[str, float]]) -> str:
+    """PIQE and NIQE (lower is better) of the degraded and the restored photographs, with the change."""
+    from .no_reference import relative_change
+
+    lines = ["| no reference | PIQE | NIQE |", "|---|---|---|"]
+    for row in ROWS:
+        cells = [f"{table[row][s]:.2f}" for s in ("piqe", "niqe")]
+        if row != "input":
+            cells = [f"{c} ({relative_change(table, row, s):+.1f}%)" for c, s in zip(cells, ("piqe", "niqe"))]
+        lines.append(f"| {LABELS[row]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def verdict(tables: Dict[str, Dict]) -> str:
     """One honest sentence: did pre-training beat scratch on the average PSNR of the shipped nets?"""
     base, base_sd = tables["scratch"]["psnr"]["average"]
@@ -151,6 +167,12 @@ def markdown(result: Dict, tables: Dict[str, Dict], types: List[str]) -> str:
             improvement_text(tables, types),
             "",
             verdict(tables),
+            "",
+            "No-reference scores (lower is better) of the whole held-out photographs, each degraded once by "
+            "every type, and their restorations by the first shipped seed of each initialisation, as the "
+            "MaskDCPT paper judges real photographs (change against the degraded input):",
+            "",
+            no_reference_text(result["no_reference"]),
             "",
             "Degradation classifier accuracy of the pre-trained checkpoints on the held-out crops: "
             + ", ".join(f"{LABELS[k]} {100 * v:.1f}%" for k, v in acc.items())

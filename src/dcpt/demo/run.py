@@ -176,7 +176,8 @@ def run_demo(options: DemoOptions, log=print) -> Dict:
     from ..infer.classify import load_classifier
     from ..models.checkpoint import load_checkpoint
     from . import estimate, figures, report
-    from .heldout import classifier_accuracy, restore_all, score
+    from .heldout import class_specs, classifier_accuracy, restore_all, score
+    from .no_reference import no_reference_table
     from .shipped import evaluate_shipped, shipped_models, summarise
 
     _check(options)
@@ -193,6 +194,10 @@ def run_demo(options: DemoOptions, log=print) -> Dict:
     per_seed, shown = evaluate_shipped(types, files, _progress(nets, "score"))
     tables = {arm: summarise(seeds) for arm, seeds in per_seed.items()}
     tables["input"] = summarise([score({t.name: t.lq for t in types}, types)])
+    first_nets = {arm: paths[0] for arm, paths in files.items()}
+    no_ref = no_reference_table(
+        class_specs(cfg.data.val[0].classes), first_nets, options.seed + HELD_OUT_SEED
+    )
 
     inits = pretrain_checkpoints(options, log)
     accuracy = {}
@@ -208,7 +213,7 @@ def run_demo(options: DemoOptions, log=print) -> Dict:
 
     log("3/3 writing the report")
     seconds = time.perf_counter() - started
-    result = report.build(tables, per_seed, live, accuracy, options, cfg, inits, seconds, threads())
+    result = report.build(tables, per_seed, live, no_ref, accuracy, options, cfg, inits, seconds, threads())
     figures.image_grid(types, {"input": {t.name: t.lq for t in types}, **shown}, options.out / "grid.png")
     figures.psnr_bars(tables, options.out / "psnr.png")
     report.write(result, options.out)
@@ -216,6 +221,7 @@ def run_demo(options: DemoOptions, log=print) -> Dict:
     log(report.table_text(tables, names))
     log(report.improvement_text(tables, names))
     log(report.verdict(tables))
+    log(report.no_reference_text(no_ref))
     log(
         f"wrote {options.out / 'report.md'}, report.json, psnr.png, grid.png "
         f"({time.perf_counter() - started:.0f} s in all, {threads()} threads)"

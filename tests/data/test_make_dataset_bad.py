@@ -120,7 +120,36 @@ def test_skip_with_patches_leaves_out_an_image_whose_header_is_bad(src, tmp_path
     assert not (tmp_path / "other").exists()  # stopped before writing anything
 
 
+def cli(src, out, *options):
+    return main(["make-dataset", str(src), str(out), "-t", *TYPES, "--quiet", *options])
+
+
 def test_cli_one_line_exit_2(src, tmp_path, capsys):
-    code = main(["make-dataset", str(src), str(tmp_path / "out"), "-t", "rain", "--quiet"])
+    code = cli(src, tmp_path / "out")
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "img1.png" in err[0]
+    assert "--on-bad-sample" in err[0] and "data.on_bad_sample" not in err[0]
+
+
+def test_cli_skip_writes_the_good_images_pairs_and_their_manifest(src, tmp_path, caplog):
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING, logger="dcpt.data"):
+        assert cli(src, out, "--on-bad-sample", "skip", "--max-bad-fraction", "0.5") == 0
+    assert sorted(r["source"] for r in manifest(out)) == [str(src / f"img{k}.png") for k in (0, 0, 2, 2)]
+    assert len(assert_consistent(out)) == 8
+    assert "img1.png" in caplog.text and "skipped 1 of 3 source images" in caplog.text
+
+
+def test_cli_skip_stops_above_the_fraction_naming_the_option(src, tmp_path, capsys):
+    assert cli(src, tmp_path / "out", "--on-bad-sample", "skip") == 2  # 1 of 3 is above 0.01
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--max-bad-fraction 0.01" in err[0] and "img1.png" in err[0]
+
+
+@pytest.mark.parametrize("fraction", ["1.5", "-0.1", "nan"])
+def test_cli_max_bad_fraction_outside_0_1_is_one_line(src, tmp_path, capsys, fraction):
+    out = tmp_path / "out"
+    assert cli(src, out, "--on-bad-sample", "skip", "--max-bad-fraction", fraction) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--max-bad-fraction" in err[0] and "[0, 1]" in err[0]
+    assert not out.exists()

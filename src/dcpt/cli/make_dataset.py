@@ -13,9 +13,11 @@ EPILOG = """\
 examples:
   dcpt make-dataset samples out/noisy --types gaussian_noise --levels 25
   dcpt make-dataset photos/ out/mixed --types haze rain "gaussian_blur,jpeg" --per-image 4 --patch 256 --workers 8
+  dcpt make-dataset scraped/ out/web --types jpeg --on-bad-sample skip --max-bad-fraction 0.05
 
 Writes OUT/lq/*.png, OUT/gt/*.png and OUT/manifest.jsonl (one line per pair: files, type, level, seed,
 source). The output is the same for any --workers; re-running after an interruption completes the set.
+An unreadable source image stops the run naming it; --on-bad-sample skip leaves such images out.
 """
 
 
@@ -61,6 +63,20 @@ def add_parsers(subparsers) -> None:
         help="worker processes (0 or 1: sequential; default 0)",
     )
     parser.add_argument("--patch", type=int, metavar="P", help="random P x P crops instead of full images")
+    parser.add_argument(
+        "--on-bad-sample",
+        choices=("error", "skip"),
+        default="error",
+        help="an unreadable source image stops the run (error, the default) or is left out and counted (skip)",
+    )
+    parser.add_argument(
+        "--max-bad-fraction",
+        type=float,
+        default=0.01,
+        metavar="F",
+        help="with --on-bad-sample skip: the share of source images, in [0, 1], that may be left out "
+        "before the run stops (default 0.01)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_overwrite_option(parser)
     parser.set_defaults(run=run)
@@ -88,6 +104,7 @@ def check_outputs(args) -> None:
 
 
 def run(args) -> int:
+    from ..data.bad_samples import BadSamplePolicy
     from ..data.make_dataset import make_paired_dataset
 
     at_least(args, "workers", 0, "0 or 1: sequential")
@@ -96,6 +113,12 @@ def run(args) -> int:
     at_least(args, "per_image", 1)
     at_least(args, "patch", 1, "pixels")
     at_least(args, "seed", 0)
+    bad_samples = BadSamplePolicy(
+        args.on_bad_sample,
+        args.max_bad_fraction,
+        option="--on-bad-sample",
+        fraction_option="--max-bad-fraction",
+    )
     check_outputs(args)
     records = make_paired_dataset(
         args.src,
@@ -107,6 +130,7 @@ def run(args) -> int:
         workers=args.workers,
         patch=args.patch,
         progress=not args.quiet,
+        bad_samples=bad_samples,
     )
     if not args.quiet:
         print(f"{len(records)} pairs in {args.out} (manifest: {args.out}/manifest.jsonl)")

@@ -79,7 +79,7 @@ def main(argv=None) -> int:
             times["onnx"].append(_seconds(restorer, x))
         rate = {engine: megapixels / statistics.median(t) for engine, t in times.items()}
         print(
-            f"{name:<14} {rate['torch']:>10.3f} {rate['onnx']:>10.3f} {rate['onnx'] / rate['torch']:>9.2f}x "
+            f"{name:<14} {rate['torch']:>10.3g} {rate['onnx']:>10.3g} {rate['onnx'] / rate['torch']:>9.2f}x "
             f"{exported:>9.0f}",
             flush=True,
         )

@@ -64,7 +64,7 @@ def load_restorer(
     if engine != "onnx":
         raise DcptError(f"--engine: expected torch or onnx, got {engine!r}")
     if tlc or arch:
-        raise DcptError("--tlc and --arch apply to the torch engine; an ONNX file is exported with its net")
+        raise DcptError("--tlc and --arch apply to the torch engine; an ONNX file already holds its net")
     from .onnx_engine import OnnxRestorer
 
     return OnnxRestorer(ckpt, device=str(device))
@@ -143,11 +143,13 @@ def restore_paths(
     bit_depth: Optional[int] = None,
     ext: str = "png",
     show_progress: bool = True,
+    on_restored: Optional[Callable[[Path, torch.Tensor, torch.Tensor], None]] = None,
 ) -> List[Path]:
     """Restore image files and folders into `out_dir`; returns the written paths.
 
     `bit_depth=None` keeps each input's depth (16-bit in, 16-bit out); 8 or 16 forces it.
     Progress bars (images, and tiles within an image) go to stderr and vanish when it is not a terminal.
+    `on_restored(source, image, restored)` is called after each image is written (``--metrics``).
     """
     from tqdm import tqdm
 
@@ -167,4 +169,6 @@ def restore_paths(
                 net, img, tile, overlap, batch, progress=lambda done, _total: bar.update(done - bar.n)
             )
         written.append(write_image(target, restored, bit_depth=bit_depth or depth))
+        if on_restored is not None:
+            on_restored(source, img, restored)
     return written

@@ -60,7 +60,19 @@ def test_every_public_name_resolves_and_is_listed():
 
 
 @pytest.mark.parametrize(
-    "fn", ["create_model", "list_models", "load_model", "load_bundle", "restore", "classify", "psnr", "ssim"]
+    "fn",
+    [
+        "create_model",
+        "list_models",
+        "load_model",
+        "load_bundle",
+        "restore",
+        "classify",
+        "psnr",
+        "ssim",
+        "piqe",
+        "niqe",
+    ],
 )
 def test_public_functions_are_fully_typed(fn):
     func = getattr(dcpt, fn)

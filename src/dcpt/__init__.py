@@ -10,6 +10,7 @@ The front door (documented in docs/api.md)::
     out = dcpt.restore(net, lq, tile=512)                              # any size, tiled
     dcpt.classify("pretrained.safetensors", lq).label                  # names the degradation
     dcpt.psnr(out, img), dcpt.ssim(out, img)                           # (B,) tensors, BasicSR conventions
+    dcpt.piqe(out), dcpt.niqe(out)                                     # no reference: (B,), lower is better
 
 Why lazy: ``dcpt --help`` and ``import dcpt`` must not pay for torch and every architecture (nor
 even for `typing`, ~9 ms). Each public name is imported on first access (PEP 562 module
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs; nothing is 
 
     from . import degrade, errors
     from .api import Classification, classify, load_bundle, load_model, restore
-    from .metrics import psnr, ssim
+    from .metrics import niqe, piqe, psnr, ssim
     from .models import create_model, list_models
     from .models.checkpoint import Bundle
 
@@ -45,6 +46,8 @@ _EXPORTS = {
     "Bundle": "dcpt.models.checkpoint",
     "psnr": "dcpt.metrics",
     "ssim": "dcpt.metrics",
+    "piqe": "dcpt.metrics",
+    "niqe": "dcpt.metrics",
 }
 _SUBMODULES = ("degrade", "errors")
 
@@ -60,6 +63,8 @@ __all__ = [
     "list_models",
     "load_bundle",
     "load_model",
+    "niqe",
+    "piqe",
     "psnr",
     "restore",
     "ssim",

@@ -199,3 +199,23 @@ def test_finetune_from_a_preset_checkpoint(tmp_path, capsys):
         == 0
     )
     assert load_bundle(tmp_path / "ft" / "final.safetensors").classifier is None
+
+
+def test_finetune_from_a_basicsr_release_pth(tmp_path, capsys):
+    """A release `.pth` (BasicSR's ``params_ema``, no dcpt header) of the config's net fine-tunes: its
+    spelled-out defaults (``img_channel: 3``) are no mismatch. One of another size or family is one
+    line naming the file and no option that finetune lacks (it has no --arch)."""
+    torch.manual_seed(0)
+    torch.save({"params_ema": create_model("nafnet-tiny").state_dict()}, tmp_path / "release.pth")
+    raw = {**TINY, "model": {"name": "nafnet-tiny"}, "train": {**TINY["train"], "steps": 1, "val_every": 0}}
+    cfg = _write(tmp_path, raw)
+    argv = ["finetune", cfg, "--init", tmp_path / "release.pth", "--out", tmp_path / "ft"]
+    assert main([str(a) for a in argv]) == 0
+    assert load_bundle(tmp_path / "ft" / "final.safetensors").net.arch_name == "nafnet"
+
+    torch.save({"params": create_model("nafnet-tiny", width=32).state_dict()}, tmp_path / "wide.pth")
+    torch.save({"params": create_model("restormer-tiny").state_dict()}, tmp_path / "restormer.pth")
+    for name, needle in (("wide.pth", "does not fit"), ("restormer.pth", "does not hold a nafnet")):
+        argv = ["finetune", cfg, "--init", tmp_path / name, "--out", tmp_path / f"ft-{name}"]
+        err = _fails(argv, capsys, name, needle)
+        assert "--arch" not in err

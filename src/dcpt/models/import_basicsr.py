@@ -75,7 +75,10 @@ def load_basicsr(path, arch: Optional[str], map_location="cpu") -> nn.Module:
         net = create_model(arch)
     else:
         family = ARCHS.canonical(arch) if arch in ARCHS else PRESETS.canonical(arch)
-        config = CONFIG_INFERERS[family](state) if family in CONFIG_INFERERS else {}
+        try:
+            config = CONFIG_INFERERS[family](state) if family in CONFIG_INFERERS else {}
+        except CheckpointError as exc:
+            raise CheckpointError(f"{path} does not hold a {arch}: {exc}") from None
         net = build_within(path, "network", lambda: build_arch(family, **config), state)
     load_state_strict(net, state, path, f"{arch} {net.arch_config}")
     return net.to(map_location)

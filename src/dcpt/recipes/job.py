@@ -7,6 +7,7 @@ below only trains what it is handed.
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, cast
@@ -34,6 +35,17 @@ def _plain(config: Dict) -> Dict:
     return json.loads(json.dumps(config, default=str))
 
 
+def _resolved(net: nn.Module, config: Dict) -> Dict:
+    """`config` with the constructor's defaults filled in, JSON-normalised: a BasicSR release spells out
+    every argument it can read from the tensors (``img_channel: 3``), a preset only its own."""
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(type(net)).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    return _plain({**defaults, **config})
+
+
 def load_init(net: nn.Module, cfg: RunConfig) -> Tuple[Optional[nn.Module], Optional[List[str]]]:
     """Load `init.checkpoint` into `net`; returns its classifier and class names (or Nones)."""
     from ..models.checkpoint import load_bundle, load_state_strict
@@ -43,7 +55,7 @@ def load_init(net: nn.Module, cfg: RunConfig) -> Tuple[Optional[nn.Module], Opti
         raise CheckpointError(f"init checkpoint {str(path)!r} does not exist")
     bundle = load_bundle(path, arch=getattr(net, "arch_name", None))
     recorded = cast(Dict, bundle.net.arch_config)
-    theirs, ours = _plain(recorded), _plain(getattr(net, "arch_config", recorded))
+    theirs, ours = _resolved(bundle.net, recorded), _resolved(net, getattr(net, "arch_config", recorded))
     if theirs != ours:
         mismatch = {k: v for k, v in theirs.items() if ours.get(k) != v}
         if mismatch:

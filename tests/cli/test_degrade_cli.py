@@ -136,6 +136,15 @@ def test_sheet_layout_and_clean_tile(tmp_path, photo, capsys):
     assert_user_error(capsys, ["degrade", photo, "--sheet", out, "--types", "no_such_op"], "no_such_op")
 
 
+@pytest.mark.parametrize("types", ["haze,", ",haze", "haze,,rain", ","])
+def test_sheet_types_with_an_empty_name_are_one_line(tmp_path, photo, capsys, types):
+    out = tmp_path / "sheet.png"
+    assert_user_error(
+        capsys, ["degrade", photo, "--sheet", out, "--types", types], "--types", "empty type name"
+    )
+    assert not out.exists()
+
+
 def test_unknown_type_lists_valid_names(tmp_path, photo, capsys):
     (name,) = pick(1)
     assert_user_error(

@@ -42,9 +42,13 @@ def resolve_types(types: Optional[Iterable[str]]) -> List[str]:
     if types is None:
         names = DEGRADATIONS.names()
     else:
-        names = [
-            DEGRADATIONS.canonical(part.strip()) for item in types for part in item.split(",") if part.strip()
-        ]
+        parts = [part.strip() for item in types for part in item.split(",")]
+        if not all(parts):
+            raise DcptError(
+                f"--types {' '.join(types)!r}: an empty type name; expected names separated by single "
+                "commas or spaces, such as 'haze,rain'"
+            )
+        names = [DEGRADATIONS.canonical(part) for part in parts]
     if not names:
         raise DcptError("no degradation types to show: none registered or none given")
     return list(dict.fromkeys(names))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import subprocess
 
 import pytest
 import torch
@@ -74,13 +73,27 @@ def test_a_failed_rename_removes_the_temporary_file(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
-def test_the_file_mode_follows_the_umask(tmp_path):
-    previous = os.umask(0o022)
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_the_file_mode_follows_the_umask_for_every_writer(tmp_path, mask):
+    """Text, a checkpoint (safetensors' `save_file` writes its own 0600 file) and an image."""
+    import torch
+
+    from dcpt.data.io import write_image
+    from dcpt.models import create_model
+    from dcpt.models.checkpoint import save_checkpoint
+
+    previous = os.umask(mask)
     try:
-        path = atomic_write(tmp_path / "a.txt", "x")
+        paths = [
+            atomic_write(tmp_path / "a.txt", "x"),
+            save_checkpoint(create_model("nafnet-tiny"), tmp_path / "net.safetensors"),
+        ]
+        write_image(tmp_path / "img.png", torch.zeros(3, 4, 4))
+        paths.append(tmp_path / "img.png")
     finally:
         os.umask(previous)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    for path in paths:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path.name
 
 
 def test_an_output_folder_may_be_missing_but_not_a_file(tmp_path):
@@ -174,22 +187,9 @@ def test_remove_leftovers_deletes_only_temporary_files(tmp_path):
 
 
 @pytest.fixture
-def small_tmpfs(tmp_path):
-    """A real 256 KiB tmpfs, where this process may mount one (root on Linux); skipped otherwise."""
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    try:
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True, text=True
-        )
-    except OSError as exc:
-        pytest.skip(f"cannot mount a tmpfs here: {exc}")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
+def small_tmpfs(tmpfs):
+    """A real 256 KiB tmpfs."""
+    return tmpfs("256k")
 
 
 def test_a_real_full_disk_removes_the_temporary_file_and_names_the_cause(small_tmpfs):

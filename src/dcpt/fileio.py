@@ -64,6 +64,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     try:
         yield tmp
         _fsync_file(tmp)
+        _user_mode(tmp)
         os.replace(tmp, target)
     except BaseException as exc:
         with _quiet():
@@ -146,6 +147,15 @@ def _create_temp(target: Path) -> Path:
         except FileExistsError:
             continue
         return tmp
+
+
+def _user_mode(path: Path) -> None:
+    """Give `path` the usual ``0o666`` less the umask: some writers (safetensors' `save_file`) replace
+    the temporary file with one of mode ``0o600``, which the rename would hand to the user."""
+    mask = os.umask(0)
+    os.umask(mask)
+    with _quiet():
+        os.chmod(path, 0o666 & ~mask)
 
 
 def _fsync_file(path: Path) -> None:

@@ -16,6 +16,7 @@ import io
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -97,7 +98,7 @@ def server(tmp_path_factory):
             time.sleep(1)
         yield url
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the app closes and removes its temporary folder
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,8 +33,8 @@ def noisy():
     return to_uint8(lq[0])
 
 
-def test_button_names_the_noise_and_restores_at_the_input_size(session, noisy):
-    probabilities, (before, after), summary, download = respond(session, noisy)
+def test_button_names_the_noise_and_restores_at_the_input_size(session, noisy, tmp_path):
+    probabilities, (before, after), summary, download = respond(session, noisy, folder=tmp_path)
     assert set(probabilities) == set(session.class_names)
     assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-4)
     assert max(probabilities, key=probabilities.__getitem__) == "gaussian_noise"
@@ -43,6 +44,7 @@ def test_button_names_the_noise_and_restores_at_the_input_size(session, noisy):
         assert saved.size == (noisy.shape[1], noisy.shape[0])
         assert np.array_equal(np.asarray(saved.convert("RGB")), after)
     assert "Restored whole, 320 x 240 pixels" in summary
+    assert Path(download).parent.parent == tmp_path and Path(download).name == "restored.png"
 
 
 def test_piqe_before_and_after(session, noisy):

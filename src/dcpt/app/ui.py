@@ -7,7 +7,9 @@ default theme's fonts are served by the app itself, so the page works with no ne
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
@@ -41,7 +43,8 @@ def piqe_text(result: Result) -> str:
 
 
 def save_download(restored: np.ndarray, folder: Optional[Path] = None) -> Path:
-    """Write the restored array as `restored.png` in a fresh folder (one per request) for the download."""
+    """Write the restored array as `restored.png` in a fresh folder under `folder` (one per request,
+    so a download never receives a later request's image)."""
     from ..data.io import write_image
 
     folder = Path(tempfile.mkdtemp(prefix="dcpt-app-", dir=folder))
@@ -49,10 +52,13 @@ def save_download(restored: np.ndarray, folder: Optional[Path] = None) -> Path:
 
 
 def respond(
-    session: Session, image: Optional[np.ndarray], progress: Optional[ProgressFn] = None
+    session: Session,
+    image: Optional[np.ndarray],
+    progress: Optional[ProgressFn] = None,
+    folder: Optional[Path] = None,
 ) -> Tuple[Dict[str, float], Tuple[np.ndarray, np.ndarray], str, str]:
     """The Restore button: a photo -> (probabilities, (input, restored) for the slider, the PIQE and
-    size summary in Markdown, the path of the restored PNG for the download button)."""
+    size summary in Markdown, the path of the restored PNG, written under `folder`, for the download)."""
     if image is None:
         raise DcptError("upload a photo or pick an example first")
     result = session(image, progress)
@@ -60,13 +66,19 @@ def respond(
     before = np.ascontiguousarray(image[..., :3]) if image.ndim == 3 else image
     how = "whole" if result.tiles == 1 else f"in {result.tiles} tiles"
     summary = f"{piqe_text(result)}  \nRestored {how}, {restored.shape[1]} x {restored.shape[0]} pixels."
-    return result.probabilities, (before, restored), summary, str(save_download(restored))
+    return result.probabilities, (before, restored), summary, str(save_download(restored, folder))
 
 
 def build_app(session: Session, examples_dir: Optional[Path] = None) -> Any:
-    """The `gr.Blocks` page around `session`; `examples_dir` receives the example photos."""
+    """The `gr.Blocks` page around `session`; `examples_dir` receives the example photos.
+
+    The example photos (unless `examples_dir` is given) and the restored PNGs go to one temporary
+    folder, removed when the process ends; Gradio's own copies of uploads and results are removed
+    after two hours."""
     gr = import_gradio()
-    examples_dir = examples_dir or Path(tempfile.mkdtemp(prefix="dcpt-app-examples-"))
+    work = Path(tempfile.mkdtemp(prefix="dcpt-app-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
+    examples_dir = examples_dir or work / "examples"
     example_paths = make_examples(examples_dir)
     tracker = gr.Progress()  # Gradio finds the progress bar by this default value
 
@@ -76,7 +88,7 @@ def build_app(session: Session, examples_dir: Optional[Path] = None) -> Any:
 
         progress(0.0, desc="classifying")
         try:
-            return respond(session, image, step)
+            return respond(session, image, step, work)
         except DcptError as exc:
             raise gr.Error(str(exc)) from None
 
@@ -86,7 +98,9 @@ def build_app(session: Session, examples_dir: Optional[Path] = None) -> Any:
         else "images are restored whole"
     )
     does = "names its degradation and restores it" if session.class_names else "(no classifier) restores it"
-    with gr.Blocks(title="dcpt: universal image restoration", analytics_enabled=False) as app:
+    with gr.Blocks(
+        title="dcpt: universal image restoration", analytics_enabled=False, delete_cache=(3600, 7200)
+    ) as app:
         gr.Markdown(
             "## dcpt: universal image restoration\n"
             f"Upload a photo or pick an example. Checkpoint `{session.checkpoint.name}` {does}; {tiling}."

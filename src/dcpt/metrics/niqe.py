@@ -112,7 +112,7 @@ def _distance(features: Tensor, pristine_mean: Tensor, pristine_cov: Tensor) -> 
     complete = defined.all(dim=2, keepdim=True).to(features.dtype)  # blocks without a NaN feature
     count = complete.sum(1)
     filled = torch.where(complete.bool(), features, torch.zeros_like(features))
-    centred = (filled - (filled.sum(1) / count)[:, None]) * complete
+    centred = (filled - (filled.sum(1) / count.clamp(min=1))[:, None]) * complete
     cov = centred.transpose(1, 2) @ centred / (count - 1).clamp(min=1)[..., None]
     diff = torch.nan_to_num(pristine_mean - mean)[..., None]
     inverse = torch.linalg.pinv((pristine_cov + cov) / 2)

@@ -24,6 +24,9 @@ Protocols (docs/protocols.md tabulates every convention and the folder each set 
   GoPro/test/{input,groundtruth}  LOL/eval15/{low,high}
 The release protocols pair files of identical name (SOTS: hazy '0001_0.8_0.2.jpg' -> gt '0001.png');
 toolkit also accepts the usual download names and --set NAME=DIR overrides.
+Real photographs (no ground truth): --no-reference DIR --ckpt CKPT restores every image of DIR and
+tabulates PIQE / NIQE of input and restoration per image and on average, with the relative change
+(lower is better for both; results.md, results.csv and results.json under --out).
 A missing or unreadable data set is a row of the table; the table and reports are still written, and the
 exit code is then 2 (one line names the sets not scored), so scripts can trust exit code 0.
 """
@@ -81,7 +84,16 @@ def add_parsers(subparsers) -> None:
         metavar="NAME=DIR",
         help="toolkit only: paired folders of any standard layout, e.g. mine=/data/pairs",
     )
-    parser.add_argument("--out", metavar="DIR", default=None, help="write results.csv and results.json here")
+    parser.add_argument(
+        "--no-reference",
+        metavar="DIR",
+        default=None,
+        help="real photographs without ground truth: restore every image of DIR and tabulate PIQE / NIQE "
+        "before and after, with the relative change (needs --ckpt)",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", default=None, help="write results.csv and results.json (and results.md) here"
+    )
     parser.add_argument("--save-images", metavar="DIR", default=None, help="write the restored images here")
     add_tiling_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -161,6 +173,10 @@ def _check_args(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..infer.evaluate import markdown_table, require_scored, write_reports
 
+    if args.no_reference is not None:
+        from .evaluate_nr import run_no_reference
+
+        return run_no_reference(args)
     _check_args(args)
     check_outputs(args)
     identity = args.identity or args.model == "identity"

@@ -88,6 +88,11 @@ def add_parsers(subparsers) -> None:
         help="output bits per channel (default: that of each input)",
     )
     parser.add_argument("--ext", choices=("png", "tif"), default="png", help="output format (default: png)")
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="print each image's PIQE and NIQE (no reference; lower is better) before and after",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_overwrite_option(parser)
     parser.set_defaults(run=run)
@@ -124,6 +129,14 @@ def run(args: argparse.Namespace) -> int:
         bit_depth=args.bit_depth,
         ext=args.ext,
         show_progress=not args.quiet,
+        on_restored=_print_metrics if args.metrics else None,
     )
     print(f"restored {len(written)} image(s) into {args.out}")
     return 0
+
+
+def _print_metrics(source, img, restored) -> None:
+    """``--metrics``: one line per image, ``name: PIQE a -> b (c%), NIQE ...``, as written (8 bits)."""
+    from ..infer.no_reference import score_restoration, summary_line
+
+    print(summary_line(score_restoration(img, restored, source.name)), flush=True)

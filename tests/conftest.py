@@ -1,4 +1,6 @@
-"""Shared test fixtures: small deterministic images, and the slow / gpu markers."""
+"""Shared test fixtures: small deterministic images, a real small tmpfs, and the slow / gpu markers."""
+
+import subprocess
 
 import numpy as np
 import pytest
@@ -42,3 +44,31 @@ def images():
     base = torch.stack([xx, yy, (xx + yy) / 2])[None].repeat(4, 1, 1, 1)
     texture = torch.rand(4, 3, 48, 64, generator=g) * 0.3
     return (0.15 + 0.6 * base + texture).clamp(0, 1)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """`tmpfs(size)`: a real tmpfs of `size` (mount's syntax: ``"256k"``) under `tmp_path`, unmounted
+    after the test, where this process may mount one (root on Linux); the test is skipped, with the
+    reason, where it cannot."""
+    mounted = []
+
+    def mount(size: str):
+        point = tmp_path / f"tmpfs-{len(mounted)}"
+        point.mkdir()
+        try:
+            done = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
+                capture_output=True,
+                text=True,
+            )
+        except OSError as exc:
+            pytest.skip(f"cannot mount a tmpfs here: {exc}")
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", str(point)], check=True)

@@ -143,23 +143,10 @@ def test_enospc_during_training_exits_2_naming_the_last_good_checkpoint(
 
 
 @pytest.fixture
-def small_tmpfs(tmp_path):
-    """A real 1600 KiB tmpfs (one tiny-config `last.pt` is about 1.1 MB, so a second cannot be
-    written beside it), where this process may mount one (root on Linux); skipped otherwise."""
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    try:
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1600k", "tmpfs", str(mount)], capture_output=True, text=True
-        )
-    except OSError as exc:
-        pytest.skip(f"cannot mount a tmpfs here: {exc}")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
+def small_tmpfs(tmpfs):
+    """A real 1600 KiB tmpfs: one tiny-config `last.pt` is about 1.1 MB, so a second cannot be
+    written beside it."""
+    return tmpfs("1600k")
 
 
 def test_a_real_full_disk_during_training_exits_2_and_keeps_the_last_good_checkpoint(

@@ -1,10 +1,12 @@
-"""A tiny but real training run: a 2-level NAFNet on 16 x 16 crops of the embedded samples."""
+"""A tiny but real training run (a 2-level NAFNet on 16 x 16 crops of the embedded samples), a stand-in
+data set for loop tests, and the comparison of two runs' weights."""
 
 import os
 import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 
 TINY = {
@@ -65,3 +67,41 @@ def run_dcpt():
 @pytest.fixture
 def dcpt_env():
     return _env()
+
+
+class Pairs(torch.utils.data.Dataset):
+    """16 noisy / clean 8 x 8 pairs with a 0 / 1 label, the same for every test."""
+
+    def __init__(self, n=16):
+        g = torch.Generator().manual_seed(0)
+        self.gt = torch.rand(n, 3, 8, 8, generator=g)
+        self.lq = (self.gt + 0.1 * torch.randn(n, 3, 8, 8, generator=g)).clamp(0, 1)
+
+    def __len__(self):
+        return len(self.gt)
+
+    def __getitem__(self, i):
+        return {"lq": self.lq[i], "gt": self.gt[i], "label": i % 2}
+
+
+@pytest.fixture
+def pairs():
+    """A stand-in training set for the loop (`Pairs`)."""
+    return Pairs()
+
+
+def _assert_same_weights(a, b):
+    """Training states `a` and `b` (`last.pt` dicts) hold the same net and classifier weights, up to
+    the float error of a different reduction order (more than 10 tensors compared)."""
+    compared = 0
+    for name in ("net", "classifier"):
+        for key, value in a["modules"][name].items():
+            assert torch.allclose(value, b["modules"][name][key], rtol=1e-5, atol=1e-6), (name, key)
+            compared += 1
+    assert compared > 10
+
+
+@pytest.fixture
+def assert_same_weights():
+    """`assert_same_weights(a, b)` for two loaded `last.pt` dicts."""
+    return _assert_same_weights

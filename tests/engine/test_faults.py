@@ -18,19 +18,6 @@ from dcpt.fileio import leftovers
 CPU = torch.device("cpu")
 
 
-class Pairs(torch.utils.data.Dataset):
-    def __init__(self, n=16):
-        g = torch.Generator().manual_seed(0)
-        self.gt = torch.rand(n, 3, 8, 8, generator=g)
-        self.lq = (self.gt + 0.1 * torch.randn(n, 3, 8, 8, generator=g)).clamp(0, 1)
-
-    def __len__(self):
-        return len(self.gt)
-
-    def __getitem__(self, i):
-        return {"lq": self.lq[i], "gt": self.gt[i]}
-
-
 class Boom(Exception):
     pass
 
@@ -61,11 +48,11 @@ class L1:
         return loss, {"l1": loss.detach(), "noise": torch.rand(())}
 
 
-def _job(objective):
+def _job(objective, data):
     torch.manual_seed(0)
     modules = {"net": nn.Conv2d(3, 3, 3, padding=1), "frozen": nn.Linear(2, 2)}
     objective.frozen = modules["frozen"]
-    return Job(modules=modules, objective=objective, train_data=Pairs())
+    return Job(modules=modules, objective=objective, train_data=data)
 
 
 def _cfgs(steps, lr=1e-2, ckpt_every=1, log_every=1):
@@ -76,10 +63,10 @@ def _cfgs(steps, lr=1e-2, ckpt_every=1, log_every=1):
     )
 
 
-def test_divergence_names_a_checkpoint_whose_weights_give_a_finite_loss(tmp_path):
+def test_divergence_names_a_checkpoint_whose_weights_give_a_finite_loss(tmp_path, pairs):
     """lr 10: the weights grow by about 10 a step; the loss is NaN once any exceeds 45. The weights of
     the last checkpoint written before that must still give a finite loss, not just be finite."""
-    job = _job(L1(nan_above=45.0))
+    job = _job(L1(nan_above=45.0), pairs)
     with pytest.raises(TrainingDiverged, match=r"^loss is nan at step (\d+); stopped") as caught:
         fit(job, *_cfgs(50, lr=10.0), tmp_path, CPU)
     failed_at = int(caught.value.args[0].split("at step ")[1].split(";")[0])
@@ -90,8 +77,8 @@ def test_divergence_names_a_checkpoint_whose_weights_give_a_finite_loss(tmp_path
     assert 0 < state["step"]
 
 
-def test_non_finite_weights_are_never_saved(tmp_path):
-    job = _job(L1(poison_at=4))  # an inf in a module that no loss reads
+def test_non_finite_weights_are_never_saved(tmp_path, pairs):
+    job = _job(L1(poison_at=4), pairs)  # an inf in a module that no loss reads
     with pytest.raises(
         TrainingDiverged, match=r"weights are not finite after step 3; .*last\.pt \(step 2\)$"
     ):
@@ -100,7 +87,7 @@ def test_non_finite_weights_are_never_saved(tmp_path):
     assert state["step"] == 2 and torch.isfinite(state["modules"]["frozen"]["weight"]).all()
 
 
-def test_enospc_while_checkpointing_stops_naming_the_last_good_checkpoint(tmp_path, monkeypatch):
+def test_enospc_while_checkpointing_stops_naming_the_last_good_checkpoint(tmp_path, monkeypatch, pairs):
     real_save = torch.save
     calls = []
 
@@ -113,7 +100,7 @@ def test_enospc_while_checkpointing_stops_naming_the_last_good_checkpoint(tmp_pa
 
     monkeypatch.setattr(checkpointing.torch, "save", save_then_fill_the_disk)
     with pytest.raises(TrainingStopped) as caught:
-        fit(_job(L1()), *_cfgs(10, ckpt_every=2), tmp_path, CPU)
+        fit(_job(L1(), pairs), *_cfgs(10, ckpt_every=2), tmp_path, CPU)
     last = tmp_path / "last.pt"
     assert calls == [2, 4, 6]
     assert str(caught.value) == (
@@ -137,19 +124,19 @@ def _tensorboard(run):
     return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
-def test_logs_after_resume_equal_an_uninterrupted_runs_step_for_step(tmp_path):
+def test_logs_after_resume_equal_an_uninterrupted_runs_step_for_step(tmp_path, pairs):
     """Checkpoints every 4 steps, logs every 3: the run dies in step 11, after logging step 9 past its
     checkpoint of step 8 (written during step 9). The resumed run must log 9 and 12 exactly as the
     uninterrupted one, means over steps 7-9 included."""
     pytest.importorskip("tensorboard")
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     cfgs = _cfgs(12, ckpt_every=4, log_every=3)
-    fit(_job(L1()), *cfgs, reference, CPU)
+    fit(_job(L1(), pairs), *cfgs, reference, CPU)
     with pytest.raises(Boom):
-        fit(_job(L1(boom_at=11)), *cfgs, killed, CPU)
+        fit(_job(L1(boom_at=11), pairs), *cfgs, killed, CPU)
     assert [r["step"] for r in _records(killed)] == [3, 6, 9]
     assert load_training_state(killed / "last.pt")["step"] == 8
-    fit(_job(L1()), *cfgs, killed, CPU, resume=True)
+    fit(_job(L1(), pairs), *cfgs, killed, CPU, resume=True)
 
     ref, res = _records(reference), _records(killed)
     assert [r["step"] for r in res] == [r["step"] for r in ref] == [3, 6, 9, 12]
@@ -165,11 +152,11 @@ def test_logs_after_resume_equal_an_uninterrupted_runs_step_for_step(tmp_path):
         assert [v for _, v in res_tb[tag]] == pytest.approx([v for _, v in ref_tb[tag]], rel=1e-6), tag
 
 
-def test_a_fresh_start_clears_logs_of_a_run_that_never_checkpointed(tmp_path):
+def test_a_fresh_start_clears_logs_of_a_run_that_never_checkpointed(tmp_path, pairs):
     with pytest.raises(Boom):
-        fit(_job(L1(boom_at=3)), *_cfgs(6, ckpt_every=0), tmp_path, CPU)
+        fit(_job(L1(boom_at=3), pairs), *_cfgs(6, ckpt_every=0), tmp_path, CPU)
     assert [r["step"] for r in _records(tmp_path)] == [1, 2]
-    fit(_job(L1()), *_cfgs(6, ckpt_every=0), tmp_path, CPU)
+    fit(_job(L1(), pairs), *_cfgs(6, ckpt_every=0), tmp_path, CPU)
     assert [r["step"] for r in _records(tmp_path)] == [1, 2, 3, 4, 5, 6]
 
 

@@ -11,19 +11,6 @@ from dcpt.engine.loop import Job, TrainingDiverged, fit
 from dcpt.errors import ConfigError
 
 
-class Pairs(torch.utils.data.Dataset):
-    def __init__(self, n=16):
-        g = torch.Generator().manual_seed(0)
-        self.gt = torch.rand(n, 3, 8, 8, generator=g)
-        self.lq = (self.gt + 0.1 * torch.randn(n, 3, 8, 8, generator=g)).clamp(0, 1)
-
-    def __len__(self):
-        return len(self.gt)
-
-    def __getitem__(self, i):
-        return {"lq": self.lq[i], "gt": self.gt[i], "label": i % 2}
-
-
 class L1:
     trains = ("net",)
 
@@ -38,10 +25,10 @@ class L1:
         return loss, {"l1": loss.detach()}
 
 
-def _job(objective, **kw):
+def _job(objective, data, **kw):
     torch.manual_seed(0)
     modules = {"net": nn.Conv2d(3, 3, 3, padding=1), "frozen": nn.Linear(2, 2)}
-    return Job(modules=modules, objective=objective, train_data=Pairs(), **kw)
+    return Job(modules=modules, objective=objective, train_data=data, **kw)
 
 
 def _cfgs(steps, batch=4, accum=1, ema=0.0, ckpt_every=0):
@@ -52,10 +39,10 @@ def _cfgs(steps, batch=4, accum=1, ema=0.0, ckpt_every=0):
     )
 
 
-def test_nan_stops_naming_the_step_and_keeps_last_good_checkpoint(tmp_path):
+def test_nan_stops_naming_the_step_and_keeps_last_good_checkpoint(tmp_path, pairs):
     """Step 5's loss is the first computed with step 4's weights: NaN there means the checkpoint of
     step 4 is not good, so step 2's stays."""
-    job = _job(L1(nan_at=5))
+    job = _job(L1(nan_at=5), pairs)
     with pytest.raises(TrainingDiverged, match=r"at step 5; .*last\.pt \(step 2\)$"):
         fit(job, *_cfgs(10, ckpt_every=2), tmp_path, torch.device("cpu"))
     state = load_training_state(tmp_path / "last.pt")
@@ -63,18 +50,18 @@ def test_nan_stops_naming_the_step_and_keeps_last_good_checkpoint(tmp_path):
     assert torch.isfinite(state["modules"]["net"]["weight"]).all()
 
 
-def test_accumulation_equals_the_large_batch():
-    big = _job(L1())
+def test_accumulation_equals_the_large_batch(pairs):
+    big = _job(L1(), pairs)
     fit(big, *_cfgs(1, batch=4), None, torch.device("cpu"))
-    small = _job(L1())
+    small = _job(L1(), pairs)
     fit(small, *_cfgs(1, batch=2, accum=2), None, torch.device("cpu"))
     for a, b in zip(big.modules["net"].parameters(), small.modules["net"].parameters()):
         assert torch.allclose(a, b, atol=1e-7)
 
 
-def test_export_receives_ema_weights_and_frozen_modules_stay(tmp_path):
+def test_export_receives_ema_weights_and_frozen_modules_stay(tmp_path, pairs):
     exported = {}
-    job = _job(L1(), export=lambda modules, step, path: exported.update(modules=modules, step=step))
+    job = _job(L1(), pairs, export=lambda modules, step, path: exported.update(modules=modules, step=step))
     frozen_before = job.modules["frozen"].weight.detach().clone()
     decay = 0.5
     fit(job, *_cfgs(3, ema=decay), tmp_path, torch.device("cpu"))
@@ -99,19 +86,19 @@ class TwoNets:
         return loss, {}
 
 
-def _two_net_job():
+def _two_net_job(data):
     torch.manual_seed(0)
     return Job(
         modules={"net": nn.Conv2d(3, 3, 3, padding=1), "head": nn.Linear(2, 2)},
         objective=TwoNets(),
-        train_data=Pairs(),
+        train_data=data,
     )
 
 
-def _first_step_sizes(lr_scale):
+def _first_step_sizes(lr_scale, pairs):
     """|change| of each module's weights after one AdamW step. Adam's first step moves every
     parameter with a non-zero gradient by exactly its learning rate (m / sqrt(v) = sign(g))."""
-    job = _two_net_job()
+    job = _two_net_job(pairs)
     before = {n: m.weight.detach().clone() for n, m in job.modules.items()}
     data, _, train = _cfgs(1)
     optim = OptimConfig(lr=1e-3, min_lr=1e-3, weight_decay=0.0, lr_scale=lr_scale)
@@ -119,25 +106,32 @@ def _first_step_sizes(lr_scale):
     return {n: (m.weight.detach() - before[n]).abs() for n, m in job.modules.items()}
 
 
-def test_lr_scale_multiplies_one_modules_learning_rate():
-    steps = _first_step_sizes({"head": 5.0})
+def test_lr_scale_multiplies_one_modules_learning_rate(pairs):
+    steps = _first_step_sizes({"head": 5.0}, pairs)
     assert torch.allclose(steps["net"], torch.full_like(steps["net"], 1e-3), rtol=1e-3)
     assert torch.allclose(steps["head"], torch.full_like(steps["head"], 5e-3), rtol=1e-3)
 
 
-def test_lr_scale_naming_an_unknown_module_is_a_config_error():
+def test_lr_scale_naming_an_unknown_module_is_a_config_error(pairs):
     data, _, train = _cfgs(1)
     with pytest.raises(ConfigError, match=r"^config key 'optim.lr_scale.classifer': this job has no module"):
-        fit(_two_net_job(), data, OptimConfig(lr_scale={"classifer": 5.0}), train, None, torch.device("cpu"))
+        fit(
+            _two_net_job(pairs),
+            data,
+            OptimConfig(lr_scale={"classifer": 5.0}),
+            train,
+            None,
+            torch.device("cpu"),
+        )
     with pytest.raises(ConfigError, match=r"must be > 0"):
-        fit(_two_net_job(), data, OptimConfig(lr_scale={"head": 0.0}), train, None, torch.device("cpu"))
+        fit(_two_net_job(pairs), data, OptimConfig(lr_scale={"head": 0.0}), train, None, torch.device("cpu"))
 
 
-def test_a_run_saved_with_one_parameter_group_resumes_into_per_module_groups(tmp_path):
+def test_a_run_saved_with_one_parameter_group_resumes_into_per_module_groups(tmp_path, pairs):
     """Checkpoints written before `optim.lr_scale` hold one AdamW group for all modules; resuming
     one must give the same weights as a run that never stopped."""
     data, optim, _ = _cfgs(4)
-    straight = _two_net_job()
+    straight = _two_net_job(pairs)
     fit(
         straight,
         data,
@@ -147,7 +141,7 @@ def test_a_run_saved_with_one_parameter_group_resumes_into_per_module_groups(tmp
         torch.device("cpu"),
     )
 
-    first = _two_net_job()
+    first = _two_net_job(pairs)
     fit(
         first,
         data,
@@ -163,7 +157,7 @@ def test_a_run_saved_with_one_parameter_group_resumes_into_per_module_groups(tmp
     state["optimizer"]["param_groups"] = [merged]
     torch.save(state, tmp_path / "last.pt")
 
-    resumed = _two_net_job()
+    resumed = _two_net_job(pairs)
     fit(
         resumed,
         data,
@@ -183,12 +177,12 @@ def _grad_norm(job):
     ).item()
 
 
-def test_grad_clip_bounds_the_gradient_norm_of_a_real_step():
+def test_grad_clip_bounds_the_gradient_norm_of_a_real_step(pairs):
     data, optim, train = _cfgs(1)
-    free = _job(L1())
+    free = _job(L1(), pairs)
     fit(free, data, optim, train, None, torch.device("cpu"))
     assert _grad_norm(free) > 0.01  # without clipping the gradient is larger than the bound below
     optim.grad_clip = 0.01
-    clipped = _job(L1())
+    clipped = _job(L1(), pairs)
     fit(clipped, data, optim, train, None, torch.device("cpu"))
     assert _grad_norm(clipped) == pytest.approx(0.01, rel=1e-4)

@@ -72,7 +72,7 @@ def test_input_row_matches_scikit_image_psnr(quick_run):
                 for lq, gt in zip(t.lq, t.gt)
             ]
         )
-        assert report["input"]["psnr"][t.name][0] == pytest.approx(expected, abs=1e-5)
+        assert report["input"]["psnr"][t.name][0] == pytest.approx(expected, abs=1e-4)  # stored to 4 decimals
 
 
 def test_no_reference_row_scores_the_whole_held_out_photographs(quick_run):

@@ -26,6 +26,7 @@ def quick_run(tmp_path_factory):
     return out, json.loads((out / "report.json").read_text())
 
 
+@pytest.mark.slow  # the whole demo, about a minute
 def test_report_json_has_the_documented_shape(quick_run):
     _, report = quick_run
     assert set(report["models"]) == {"scratch", "dcpt", "maskdcpt"}
@@ -46,6 +47,7 @@ def test_report_json_has_the_documented_shape(quick_run):
     assert set(report["classifier_accuracy"]) == {"dcpt", "maskdcpt"}
 
 
+@pytest.mark.slow  # the whole demo, about a minute
 def test_figures_and_markdown_are_written(quick_run):
     out, _ = quick_run
     for name in ("psnr.png", "grid.png"):
@@ -62,6 +64,7 @@ def test_figures_and_markdown_are_written(quick_run):
         assert f"- {t}: scratch" in md
 
 
+@pytest.mark.slow  # the whole demo, about a minute
 def test_input_row_matches_scikit_image_psnr(quick_run):
     _, report = quick_run
     types = demo_run.held_out_types(demo_run.DemoOptions(), demo_run._config(demo_run.FINETUNE_CONFIG, []))
@@ -75,6 +78,7 @@ def test_input_row_matches_scikit_image_psnr(quick_run):
         assert report["input"]["psnr"][t.name][0] == pytest.approx(expected, abs=1e-4)  # stored to 4 decimals
 
 
+@pytest.mark.slow  # the whole demo, about a minute
 def test_no_reference_row_scores_the_whole_held_out_photographs(quick_run):
     """The input row is PIQE / NIQE of each whole test photograph degraded once by each type."""
     from dcpt.demo.heldout import class_specs, quantize, whole_image_set
@@ -103,6 +107,7 @@ def _readme_demo_table():
     return table, columns
 
 
+@pytest.mark.slow  # the whole demo, about a minute
 def test_readme_table_is_what_the_demo_prints(quick_run):
     """The README promises the table a user's `make demo` prints; evaluation of the shipped nets is
     deterministic up to round-off, so any machine agrees to 0.05 dB."""

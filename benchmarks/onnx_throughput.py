@@ -1,8 +1,8 @@
 """CPU throughput of onnxruntime vs PyTorch on restoration tiles, side by side with the ratio.
 
 Each preset is built with seeded random weights (speed does not depend on the values), exported with
-`dcpt.infer.onnx_export.export_onnx` (cached in --cache, so a rerun skips the export) and timed on
-B x 3 x T x T tiles in [0, 1]: PyTorch under `torch.inference_mode`, onnxruntime through
+`dcpt.infer.onnx_export.export_onnx` in a child process (cached in --cache, so a rerun skips it) and
+timed on B x 3 x T x T tiles in [0, 1]: PyTorch under `torch.inference_mode`, onnxruntime through
 `dcpt.infer.onnx_engine.OnnxRestorer` (what `dcpt restore --engine onnx` runs), both with the same
 number of intra-op threads and idle threads sleeping (dcpt's OpenMP policy, onnxruntime without
 spinning). The two engines alternate within each repeat, so load from other processes falls on both
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +26,20 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the dcpt command sets it, before torch loads
 
 PRESETS = ("nafnet-tiny", "nafnet-5d", "restormer-5d", "swinir-5d")
+
+
+EXPORT = """
+import sys, torch
+from dcpt.infer.onnx_export import export_onnx
+from dcpt.models import create_model
+torch.manual_seed(0)
+export_onnx(create_model(sys.argv[1]), sys.argv[2])
+"""
+
+
+def _export_in_child(name: str, path: Path) -> None:
+    """Export in another process, so the timed one holds no exporter state (memory, traced graphs)."""
+    subprocess.run([sys.executable, "-c", EXPORT, name, str(path)], check=True)
 
 
 def _seconds(fn, x) -> float:
@@ -47,7 +62,6 @@ def main(argv=None) -> int:
     import torch
 
     from dcpt.infer.onnx_engine import OnnxRestorer
-    from dcpt.infer.onnx_export import export_onnx
     from dcpt.models import create_model
 
     torch.set_num_threads(args.threads)
@@ -63,7 +77,7 @@ def main(argv=None) -> int:
         path = Path(args.cache) / f"{name}.onnx"
         start = time.perf_counter()
         if not path.is_file():
-            export_onnx(net, path)
+            _export_in_child(name, path)
         exported = time.perf_counter() - start
         restorer = OnnxRestorer(path, device="cpu", threads=args.threads)
         x = torch.rand(args.batch, 3, args.tile, args.tile, generator=torch.Generator().manual_seed(0))

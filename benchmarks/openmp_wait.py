@@ -1,8 +1,9 @@
 """OpenMP's wait policy on idle and on busy cores: a NAFNet-tiny training step and a restoration.
 
-`dcpt` sets ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it (dcpt/cli/__init__.py). This prints why:
-the same work timed in fresh processes with the default (spinning) and the passive policy, with the
-cores idle and with one busy-looping process per core competing, as on a shared machine.
+`dcpt` bounds how long idle OpenMP threads spin unless the user set it (dcpt/cli/__init__.py). This
+prints why: the same work timed in fresh processes with the default (long spinning), the passive
+policy and two short spin counts, with the cores idle and with one busy-looping process per core
+competing, as on a shared machine.
 
     .venv/bin/python benchmarks/openmp_wait.py [--threads 2] [--repeats 5]
 """
@@ -45,11 +46,21 @@ def _busy(stop) -> None:
         pass
 
 
-def _timed(policy: str, threads: int, repeats: int) -> dict:
+SETTINGS = {
+    "spinning": {},
+    "passive": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "spin 100k": {"GOMP_SPINCOUNT": "100000"},
+    "spin 10k": {"GOMP_SPINCOUNT": "10000"},
+}
+"""The default (libgomp spins about 300k iterations before sleeping), passive (sleeps at once) and two
+shorter spins in between."""
+
+
+def _timed(setting: str, threads: int, repeats: int) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     env.pop("OMP_WAIT_POLICY", None)
-    if policy != "default":
-        env["OMP_WAIT_POLICY"] = policy
+    env.pop("GOMP_SPINCOUNT", None)
+    env.update(SETTINGS[setting])
     code = WORK.replace("REPEATS", str(repeats))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
@@ -61,7 +72,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     print(f"{args.threads} torch threads, {os.cpu_count()} cores; seconds per call")
-    print(f"{'cores':6s} {'work':18s} {'spinning':>9s} {'passive':>9s} {'ratio':>6s}")
+    print(f"{'cores':6s} {'work':18s} " + " ".join(f"{name:>9s}" for name in SETTINGS))
     for load in ("idle", "busy"):
         stop = mp.Event()
         hogs = (
@@ -72,15 +83,13 @@ def main(argv=None) -> int:
         for hog in hogs:
             hog.start()
         try:
-            spin = _timed("default", args.threads, args.repeats)
-            passive = _timed("PASSIVE", args.threads, args.repeats)
+            times = {name: _timed(name, args.threads, args.repeats) for name in SETTINGS}
         finally:
             stop.set()
             for hog in hogs:
                 hog.join()
-        for work in spin:
-            ratio = spin[work] / passive[work]
-            print(f"{load:6s} {work:18s} {spin[work]:9.3f} {passive[work]:9.3f} {ratio:5.1f}x")
+        for work in times["spinning"]:
+            print(f"{load:6s} {work:18s} " + " ".join(f"{times[n][work]:9.3f}" for n in SETTINGS))
     return 0
 
 

@@ -9,8 +9,8 @@ from .checks import at_least
 from .outputs import add_overwrite_option, guard_folder, named
 
 EXAMPLES = """examples:
-  dcpt demo                          score the shipped nets, then 300 live fine-tuning steps each (~5 min on 2 cores)
-  dcpt demo --quick                  the same with 40 live steps (~2 min): a first look
+  dcpt demo                          score the shipped nets, then 300 live fine-tuning steps each (~3 min on 2 idle cores)
+  dcpt demo --quick                  the same with 40 live steps (~1 min): a first look
   dcpt demo --steps 1000 --seed 1    a longer live part, another seed
   dcpt demo --pretrain               pre-train both checkpoints afresh first (about an hour more)
 """
@@ -43,7 +43,7 @@ def add_parsers(subparsers) -> None:
         "--seed", type=int, default=0, help="seed of training data and initial weights (default: 0)"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="a short live part (about 2 minutes in all on 2 cores)"
+        "--quick", action="store_true", help="a short live part (about a minute in all on 2 idle cores)"
     )
     add_overwrite_option(parser)
     parser.set_defaults(run=run)

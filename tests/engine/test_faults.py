@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import time
 
 import pytest
 import torch
@@ -136,6 +137,9 @@ def test_logs_after_resume_equal_an_uninterrupted_runs_step_for_step(tmp_path, p
         fit(_job(L1(boom_at=11), pairs), *cfgs, killed, CPU)
     assert [r["step"] for r in _records(killed)] == [3, 6, 9]
     assert load_training_state(killed / "last.pt")["step"] == 8
+    # TensorBoard reads event files in name order (time in whole seconds, host, pid, a per-process
+    # counter): a resume is a later start, so let the second turn, or a counter of 10 sorts before 9
+    time.sleep(1.1)
     fit(_job(L1(), pairs), *cfgs, killed, CPU, resume=True)
 
     ref, res = _records(reference), _records(killed)

@@ -40,8 +40,8 @@ def test_report_json_has_the_documented_shape(quick_run):
                 per_seed = [table[metric][key] for table in seeds]
                 assert mean == pytest.approx(np.mean(per_seed), abs=1e-4)
                 assert sd == pytest.approx(np.std(per_seed, ddof=1), abs=1e-4)
-    for tables in report["live"].values():
-        assert all(np.isfinite(v) for v in tables["psnr"].values())
+    for tables in report["live"].values():  # one run each: [value, 0]
+        assert all(np.isfinite(v) and sd == 0 for v, sd in tables["psnr"].values())
     assert report["settings"]["live_steps"] == 5 and report["settings"]["quick"]
     assert report["threads"] == torch.get_num_threads() and report["seconds"] > 0
     assert set(report["classifier_accuracy"]) == {"dcpt", "maskdcpt"}

@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from dcpt.data import DegradationClass, SyntheticDataset, degrade_batch, derive_seed, write_image
-from dcpt.data.synthetic import augment
+from dcpt.data.crops import augment
 from dcpt.degrade import DEGRADATIONS
 from dcpt.errors import ConfigError, DataError, DcptError
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from .outputs import check_writable, guard_file
+from .restore import add_model_options
 
 EXAMPLES = """examples:
   dcpt export --onnx nafnet.onnx --checkpoint run/final.safetensors
@@ -29,18 +30,7 @@ def add_parsers(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--onnx", required=True, metavar="OUT", help="the .onnx file to write")
-    parser.add_argument(
-        "--checkpoint",
-        required=True,
-        metavar="CKPT",
-        help="checkpoint: a dcpt .safetensors file, or a BasicSR .pth with --arch",
-    )
-    parser.add_argument(
-        "--arch",
-        default=None,
-        metavar="PRESET",
-        help="model name for checkpoints without one, e.g. nafnet-5d for a BasicSR .pth",
-    )
+    add_model_options(parser, flag="--checkpoint", device=False)
     parser.add_argument(
         "--no-check", action="store_true", help="skip the onnxruntime vs PyTorch check after export"
     )

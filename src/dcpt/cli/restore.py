@@ -35,10 +35,10 @@ def add_tiling_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """--ckpt / --arch / --device."""
+def add_model_options(parser: argparse.ArgumentParser, flag: str = "--ckpt", device: bool = True) -> None:
+    """`flag` (the checkpoint: ``--ckpt``, or ``--checkpoint`` for export) / --arch / --device."""
     parser.add_argument(
-        "--ckpt",
+        flag,
         required=True,
         metavar="CKPT",
         help="checkpoint: a dcpt .safetensors file, or a BasicSR .pth with --arch",
@@ -49,7 +49,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="model name for checkpoints without one, e.g. nafnet-5d for a BasicSR .pth",
     )
-    add_device_option(parser)
+    if device:
+        add_device_option(parser)
 
 
 def add_device_option(parser: argparse.ArgumentParser) -> None:

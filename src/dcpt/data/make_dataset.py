@@ -30,9 +30,10 @@ import torch
 from ..errors import DataError
 from ..fileio import atomic_write, leftovers
 from .bad_samples import BadSamplePolicy, BadSamples
+from .crops import draw_crop
 from .io import list_images, read_image, write_image
 from .samples import sample_names, sample_paths
-from .synthetic import SEED_LIMIT, DegradationClass, derive_seed, draw_crop
+from .synthetic import SEED_LIMIT, DegradationClass, derive_seed
 
 SETTINGS_FILE = "make_dataset.json"
 MANIFEST_FILE = "manifest.jsonl"

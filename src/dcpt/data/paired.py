@@ -35,8 +35,9 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError, DataError
 from .bad_samples import BadSamplePolicy, BadSamples
+from .crops import augment, check_patch, draw_augment, draw_crop, pad_to_patch
 from .io import list_images, read_image
-from .synthetic import augment, check_patch, derive_seed, draw_augment, draw_crop, pad_to_patch
+from .synthetic import derive_seed
 
 SHOW = 5
 

@@ -9,9 +9,7 @@ seed of each initialisation; lower is better for both scores.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List
-
-SCORES = ("piqe", "niqe")
+from typing import Dict, List, Optional
 
 
 def no_reference_table(classes, first_nets: Dict[str, Path], seed: int) -> Dict[str, Dict[str, float]]:
@@ -19,7 +17,7 @@ def no_reference_table(classes, first_nets: Dict[str, Path], seed: int) -> Dict[
     over the whole test photographs degraded by each of `classes` (``[(name, spec)]``)."""
     import torch
 
-    from ..metrics import niqe, piqe
+    from ..infer.no_reference import METRICS, quality
     from ..models.checkpoint import load_checkpoint
     from .heldout import quantize, whole_image_set
 
@@ -31,14 +29,12 @@ def no_reference_table(classes, first_nets: Dict[str, Path], seed: int) -> Dict[
             outputs[arm] = [quantize(net(t.lq)) for t in items]
     table = {}
     for row, images in outputs.items():
-        table[row] = {
-            "piqe": sum(float(piqe(img)[0]) for img in images) / len(images),
-            "niqe": sum(float(niqe(img)[0]) for img in images) / len(images),
-        }
+        scores = [quality(img[0]) for img in images]
+        table[row] = {m: _mean([s[m] for s in scores]) for m in METRICS}
     return table
 
 
-def relative_change(table: Dict[str, Dict[str, float]], row: str, score: str) -> float:
-    """Per cent change of `row`'s mean `score` against the degraded input (negative = better)."""
-    before = table["input"][score]
-    return 100.0 * (table[row][score] - before) / before
+def _mean(values: List[Optional[float]]) -> float:
+    """The mean of the scores that exist (NIQE has none for images under two 96-pixel blocks)."""
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else float("nan")

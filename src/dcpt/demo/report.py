@@ -72,21 +72,12 @@ def _cell(table: Dict, column: str) -> str:
     return f"{p:.2f} ± {p_sd:.2f} / {s:.3f}"
 
 
-def table_text(tables: Dict[str, Dict], types: List[str]) -> str:
+def table_text(tables: Dict[str, Dict], types: List[str], rows=ROWS) -> str:
     """PSNR (dB, mean ± sd over seeds) / SSIM per type and average, a row per model, in Markdown."""
     columns = list(types) + ["average"]
     lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for name in ROWS:
+    for name in rows:
         lines.append(f"| {LABELS[name]} | " + " | ".join(_cell(tables[name], c) for c in columns) + " |")
-    return "\n".join(lines)
-
-
-def live_table_text(live: Dict[str, Dict], types: List[str]) -> str:
-    columns = list(types) + ["average"]
-    lines = ["| live model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for name in MODELS:
-        cells = [f"{live[name]['psnr'][c]:.2f} / {live[name]['ssim'][c]:.3f}" for c in columns]
-        lines.append(f"| {LABELS[name]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -108,13 +99,16 @@ def improvement_text(tables: Dict[str, Dict], types: List[str]) -> str:
 
 def no_reference_text(table: Dict[str, Dict[str, float]]) -> str:
     """PIQE and NIQE (lower is better) of the degraded and the restored photographs, with the change."""
-    from .no_reference import relative_change
+    from ..infer.no_reference import change
 
     lines = ["| no reference | PIQE | NIQE |", "|---|---|---|"]
     for row in ROWS:
         cells = [f"{table[row][s]:.2f}" for s in ("piqe", "niqe")]
         if row != "input":
-            cells = [f"{c} ({relative_change(table, row, s):+.1f}%)" for c, s in zip(cells, ("piqe", "niqe"))]
+            cells = [
+                f"{c} ({change(table['input'][s], table[row][s]):+.1f}%)"
+                for c, s in zip(cells, ("piqe", "niqe"))
+            ]
         lines.append(f"| {LABELS[row]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -183,7 +177,7 @@ def markdown(result: Dict, tables: Dict[str, Dict], types: List[str]) -> str:
             "The same recipe run briefly here, to show the pipeline working; far from converged, so these "
             "figures are not the method's result and differ between machines.",
             "",
-            live_table_text(result["live"], types),
+            table_text(result["live"], types, rows=MODELS),
             "",
             f"Wall time {result['seconds']:.0f} s with {result['threads']} threads ({result['machine']}).",
             "",

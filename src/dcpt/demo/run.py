@@ -209,7 +209,7 @@ def run_demo(options: DemoOptions, log=print) -> Dict:
     live = {}
     for model, path in live_finetune(options, inits, log).items():
         net = load_checkpoint(path).eval()
-        live[model] = score({t.name: restore_all(net, t.lq) for t in types}, types)
+        live[model] = summarise([score({t.name: restore_all(net, t.lq) for t in types}, types)])
 
     log("3/3 writing the report")
     seconds = time.perf_counter() - started

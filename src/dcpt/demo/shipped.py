@@ -9,8 +9,8 @@ figures. The files are made offline by ``scripts/make_demo_models.py`` from
 
 from __future__ import annotations
 
-import math
 import re
+import statistics
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence, Tuple
 
@@ -41,14 +41,6 @@ def shipped_models(folder: Path = FINETUNED) -> Dict[str, List[Path]]:
     return {arm: [path for _, path in sorted(files)] for arm, files in found.items()}
 
 
-def mean_and_spread(values: Sequence[float]) -> tuple:
-    """Mean and sample standard deviation (0 for a single value)."""
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, 0.0
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-
-
 def summarise(per_seed: Sequence[Dict[str, Dict[str, float]]]) -> Dict[str, Dict[str, List[float]]]:
     """Score tables of several seeds (``{"psnr": {type: dB}, "ssim": {...}}``) -> the same keys with
     ``[mean, sd]`` per type, rounded to 4 decimals (what report.json stores)."""
@@ -56,7 +48,8 @@ def summarise(per_seed: Sequence[Dict[str, Dict[str, float]]]) -> Dict[str, Dict
     for metric in per_seed[0]:
         out[metric] = {}
         for key in per_seed[0][metric]:
-            mean, sd = mean_and_spread([table[metric][key] for table in per_seed])
+            values = [table[metric][key] for table in per_seed]
+            mean, sd = statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
             out[metric][key] = [round(mean, 4), round(sd, 4)]
     return out
 

@@ -14,10 +14,13 @@ examples:
   dcpt make-dataset samples out/noisy --types gaussian_noise --levels 25
   dcpt make-dataset photos/ out/mixed --types haze rain "gaussian_blur,jpeg" --per-image 4 --patch 256 --workers 8
   dcpt make-dataset scraped/ out/web --types jpeg --on-bad-sample skip --max-bad-fraction 0.05
+  dcpt make-dataset photos/ out/shards --types haze rain --patch 128 --format shards --shard-size 1000 -j 8
 
 Writes OUT/lq/*.png, OUT/gt/*.png and OUT/manifest.jsonl (one line per pair: files, type, level, seed,
 source). The output is the same for any --workers; re-running after an interruption completes the set.
 An unreadable source image stops the run naming it; --on-bad-sample skip leaves such images out.
+--format shards writes OUT/shard-NNNNNN.tar (WebDataset layout: <key>.lq.png, <key>.gt.png,
+<key>.json) and OUT/manifest.json (counts, sha256 per shard) instead; see docs/shards.md.
 """
 
 
@@ -77,13 +80,27 @@ def add_parsers(subparsers) -> None:
         help="with --on-bad-sample skip: the share of source images, in [0, 1], that may be left out "
         "before the run stops (default 0.01)",
     )
+    parser.add_argument(
+        "--format",
+        choices=("folders", "shards"),
+        default="folders",
+        help="folders: lq/ and gt/ PNG files (default); shards: tar shards for streaming (docs/shards.md)",
+    )
+    parser.add_argument(
+        "--shard-size",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="with --format shards: pairs per shard (default 1000; one worker task writes one shard)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_overwrite_option(parser)
     parser.set_defaults(run=run)
 
 
-OWN_ENTRIES = ("lq", "gt", "manifest.jsonl", "make_dataset.json")
-"""What make-dataset writes into OUT; a folder holding anything else is another kind of folder."""
+OWN_ENTRIES = ("lq", "gt", "manifest.jsonl", "manifest.json", "make_dataset.json")
+"""What make-dataset writes into OUT (and ``shard-*`` files); a folder holding anything else is
+another kind of folder."""
 
 MAX_WORKERS = 1024
 
@@ -100,7 +117,9 @@ def check_outputs(args) -> None:
                 f"SRC {str(source)!r} is where OUT keeps its pairs; make-dataset would overwrite those "
                 "images; give another OUT"
             )
-    guard_folder(out, "OUT", "dcpt make-dataset", named(*OWN_ENTRIES), args.overwrite, inputs)
+    guard_folder(
+        out, "OUT", "dcpt make-dataset", named(*OWN_ENTRIES, prefixes=("shard-",)), args.overwrite, inputs
+    )
 
 
 def run(args) -> int:
@@ -113,6 +132,7 @@ def run(args) -> int:
     at_least(args, "per_image", 1)
     at_least(args, "patch", 1, "pixels")
     at_least(args, "seed", 0)
+    at_least(args, "shard_size", 1, "pairs")
     bad_samples = BadSamplePolicy(
         args.on_bad_sample,
         args.max_bad_fraction,
@@ -131,7 +151,10 @@ def run(args) -> int:
         patch=args.patch,
         progress=not args.quiet,
         bad_samples=bad_samples,
+        format=args.format,
+        shard_size=args.shard_size,
     )
     if not args.quiet:
-        print(f"{len(records)} pairs in {args.out} (manifest: {args.out}/manifest.jsonl)")
+        manifest = "manifest.json" if args.format == "shards" else "manifest.jsonl"
+        print(f"{len(records)} pairs in {args.out} (manifest: {args.out}/{manifest})")
     return 0

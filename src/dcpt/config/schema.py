@@ -39,12 +39,15 @@ class ClassConfig:
 
 @dataclass
 class SourceConfig:
-    """Either synthetic or paired.
+    """Synthetic, paired, or shards.
 
     Synthetic: `clean` is a folder of clean images, ``samples`` (the embedded training photographs) or
     ``samples:test``; every class in `classes` is synthesised on the fly. Paired: `paired` is a
     benchmark folder (layouts: see `dcpt.data.paired`) whose pairs all carry the class `label`.
-    `repeat` lists a paired folder that many times per epoch.
+    `repeat` lists a paired folder that many times per epoch. Shards (training only, the only
+    source): `shards` is a folder of ``dcpt make-dataset --format shards`` or shard URLs (a brace
+    pattern, ``file://``, ``pipe:``; see `dcpt.data.shards`) with `manifest` its manifest's location;
+    each sample's class is its type. docs/shards.md.
     """
 
     clean: Optional[str] = None
@@ -53,6 +56,8 @@ class SourceConfig:
     layout: str = "auto"
     label: Optional[str] = None
     repeat: int = bounded(1, ge=1)
+    shards: Optional[str] = None
+    manifest: Optional[str] = None
 
     @property
     def synthetic(self) -> bool:
@@ -184,6 +189,10 @@ class RunConfig:
         for section in ("train", "val"):
             for i, source in enumerate(getattr(self.data, section)):
                 _check_source(source, f"data.{section}.{i}")
+                if source.shards is not None and (section == "val" or len(self.data.train) > 1):
+                    raise ConfigError(
+                        f"config key 'data.{section}.{i}.shards': shards stream as the only data.train source"
+                    )
         patch, batch = self.data.patch_size, self.data.batch_size
         check_fits(
             patch * patch * batch,
@@ -196,9 +205,15 @@ class RunConfig:
 
 def _check_source(source: SourceConfig, path: str) -> None:
     paired = source.paired is not None
-    if source.synthetic == paired:
+    kinds = [source.synthetic, paired, source.shards is not None].count(True)
+    if kinds != 1:
         raise ConfigError(
-            f"config key {path!r}: expected either 'clean' (synthetic) or 'paired' (a folder), got {'both' if paired else 'neither'}"
+            f"config key {path!r}: expected either 'clean' (synthetic), 'paired' (a folder) or 'shards' (tar shards), "
+            f"got {'several' if kinds else 'none'}"
+        )
+    if source.shards is not None and (source.label is not None or source.classes):
+        raise ConfigError(
+            f"config key {path!r}: a shards source takes its classes from its types; no 'label' or 'classes'"
         )
     if source.synthetic and not source.classes:
         raise ConfigError(

@@ -112,12 +112,22 @@ def plan_jobs(
 
 
 @lru_cache(maxsize=2)
-def _read_cached(path: str):
+def read_cached(path: str):
     return read_image(path)
 
 
-def _init_worker() -> None:
+def init_worker() -> None:
     torch.set_num_threads(1)
+
+
+def make_pair(job: PairJob, path, cls: DegradationClass) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(lq, gt) of one job; raises DataError when the source image is unreadable."""
+    img = read_cached(str(path))
+    if job.crop is not None:
+        top, left = job.crop
+        img = img[:, top : top + job.patch, left : left + job.patch]
+    lq = cls.degrade(img[None], torch.tensor([job.level], dtype=torch.float64), [job.seed])[0]
+    return lq, img
 
 
 def run_job(args) -> Tuple[str, Optional[str]]:
@@ -127,14 +137,10 @@ def run_job(args) -> Tuple[str, Optional[str]]:
     the parent process decides what a bad image does."""
     job, path, cls, out = args
     try:
-        img = _read_cached(str(path))
+        lq, gt = make_pair(job, path, cls)
     except DataError as exc:
         return str(path), str(exc)
-    if job.crop is not None:
-        top, left = job.crop
-        img = img[:, top : top + job.patch, left : left + job.patch]
-    lq = cls.degrade(img[None], torch.tensor([job.level], dtype=torch.float64), [job.seed])[0]
-    write_image(Path(out) / "gt" / f"{job.name}.png", img)
+    write_image(Path(out) / "gt" / f"{job.name}.png", gt)
     write_image(Path(out) / "lq" / f"{job.name}.png", lq)
     return str(path), None
 
@@ -162,7 +168,7 @@ def _image_sizes(paths: Sequence[Path], patch: int, bad: BadSamples) -> List[Opt
     return sizes
 
 
-def _check_settings(out: Path, settings: dict) -> None:
+def check_settings(out: Path, settings: dict) -> None:
     path = out / SETTINGS_FILE
     if path.exists():
         try:
@@ -179,7 +185,7 @@ def _check_settings(out: Path, settings: dict) -> None:
         atomic_write(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
 
-def _remove_partial_files(out: Path) -> None:
+def remove_partial_files(out: Path) -> None:
     """Temporary files of writes cut short by a kill: hidden names, never part of the data set (in the
     image folders any hidden file is one, whichever writer left it)."""
     for path in [*leftovers(out), *(out / "lq").glob(".*"), *(out / "gt").glob(".*")]:
@@ -187,25 +193,31 @@ def _remove_partial_files(out: Path) -> None:
             path.unlink()
 
 
-def make_paired_dataset(
-    src,
-    out,
-    types: Sequence[str],
-    levels: Optional[Sequence[float]] = None,
-    per_image: int = 1,
-    seed: int = 0,
-    workers: int = 0,
-    patch: Optional[int] = None,
-    progress: bool = True,
-    bad_samples: Optional[BadSamplePolicy] = None,
-) -> List[dict]:
-    """Write ``OUT/lq``, ``OUT/gt`` and ``OUT/manifest.jsonl``; returns the manifest records.
+@dataclass
+class Plan:
+    """A checked make-dataset request: its pair jobs, their sources and classes, and the settings
+    that decide the bytes (saved in the settings file so a resume cannot mix two data sets)."""
 
-    `types` are op names or mixtures; `levels` gives one level per type (op units; a severity fraction
-    in [0, 1] for mixtures) or None for a uniform random level per pair, recorded in the manifest.
-    `src` is a folder of images or ``"samples"``. `workers` > 1 uses a process pool. `bad_samples`
-    decides what an unreadable source image does (default: stop, naming it).
-    """
+    jobs: List[PairJob]
+    sources: List[tuple]
+    by_class: dict
+    bad: BadSamples
+    settings: dict
+
+    def todo(self, job: PairJob, out: Path) -> tuple:
+        return (job, self.sources[job.image_index][1], self.by_class[job.type], str(out))
+
+
+def plan_dataset(
+    src,
+    types: Sequence[str],
+    levels: Optional[Sequence[float]],
+    per_image: int,
+    seed: int,
+    patch: Optional[int],
+    bad_samples: Optional[BadSamplePolicy],
+) -> Plan:
+    """Check the request and plan every pair (both output formats share it, so their pairs match)."""
     if not types:
         raise DataError("give at least one degradation type")
     if levels is not None and len(levels) != len(types):
@@ -228,10 +240,6 @@ def make_paired_dataset(
     bad = BadSamples(policy, len(sources), "source images")
     sizes = _image_sizes([p for _, p in sources], patch, bad) if patch is not None else None
     jobs = plan_jobs(sources, classes, per_image, seed, patch, sizes)
-
-    out = Path(out)
-    (out / "lq").mkdir(parents=True, exist_ok=True)
-    (out / "gt").mkdir(parents=True, exist_ok=True)
     settings = {
         "types": names,
         "levels": None if levels is None else [float(v) for v in levels],
@@ -240,22 +248,58 @@ def make_paired_dataset(
         "patch": patch,
         "sources": [label for label, _ in sources],
     }
-    _check_settings(out, settings)
-    _remove_partial_files(out)
+    return Plan(jobs, sources, dict(zip(names, classes)), bad, settings)
 
-    by_class = dict(zip(names, classes))
-    todo = [(j, sources[j.image_index][1], by_class[j.type], str(out)) for j in jobs if not _complete(out, j)]
+
+def make_paired_dataset(
+    src,
+    out,
+    types: Sequence[str],
+    levels: Optional[Sequence[float]] = None,
+    per_image: int = 1,
+    seed: int = 0,
+    workers: int = 0,
+    patch: Optional[int] = None,
+    progress: bool = True,
+    bad_samples: Optional[BadSamplePolicy] = None,
+    format: str = "folders",
+    shard_size: int = 1000,
+) -> List[dict]:
+    """Write ``OUT/lq``, ``OUT/gt`` and ``OUT/manifest.jsonl``; returns the manifest records.
+
+    `types` are op names or mixtures; `levels` gives one level per type (op units; a severity fraction
+    in [0, 1] for mixtures) or None for a uniform random level per pair, recorded in the manifest.
+    `src` is a folder of images or ``"samples"``. `workers` > 1 uses a process pool. `bad_samples`
+    decides what an unreadable source image does (default: stop, naming it). `format` ``shards``
+    writes tar shards of `shard_size` pairs instead (`dcpt.data.shards_write`; returns the records
+    of the pairs in them, in plan order).
+    """
+    if format not in ("folders", "shards"):
+        raise DataError(f"--format: expected folders or shards, got {format!r}")
+    plan = plan_dataset(src, types, levels, per_image, seed, patch, bad_samples)
+    if format == "shards":
+        from .shards_write import write_shards
+
+        return write_shards(plan, Path(out), shard_size, workers, progress)
+    jobs, bad = plan.jobs, plan.bad
+    out = Path(out)
+    (out / "lq").mkdir(parents=True, exist_ok=True)
+    (out / "gt").mkdir(parents=True, exist_ok=True)
+    check_settings(out, plan.settings)
+    remove_partial_files(out)
+
+    todo = [plan.todo(j, out) for j in jobs if not _complete(out, j)]
 
     def on_bad(source: str, message: str) -> None:
         try:
             bad.record(source, DataError(message))
         except DataError as exc:
-            raise _Stopped(str(exc)) from None
+            raise Stopped(str(exc)) from None
 
     try:
         _run_all(todo, workers, total=len(jobs), progress=progress, on_bad=on_bad)
-    except _Stopped as stop:
-        _remove_partial_files(out)
+    except Stopped as stop:
+        remove_partial_files(out)
         written = _write_manifest(out, jobs)
         raise DataError(
             f"{stop}; stopped: {out / MANIFEST_FILE} lists the {len(written)} pairs written, and a "
@@ -265,7 +309,7 @@ def make_paired_dataset(
     return _write_manifest(out, jobs)
 
 
-class _Stopped(Exception):
+class Stopped(Exception):
     """A bad source image under the 'error' policy, or one too many under 'skip'."""
 
 
@@ -308,7 +352,7 @@ def _run_all(
             return
         import multiprocessing
 
-        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=init_worker) as pool:
             chunk = max(1, min(8, len(todo) // (4 * workers)))
             for source, error in pool.imap_unordered(run_job, todo, chunksize=chunk):
                 if error is not None:

@@ -6,6 +6,11 @@ and rank ``r`` takes its ``r``-th slice of ``batch_size``. So N processes see ex
 one process would see with an N times larger batch, and ``(epoch, batch)`` is the whole position:
 saving it and the dataset's own seed is enough to continue the exact sample stream after a resume.
 The last incomplete global batch of an epoch is dropped.
+
+A streamed data set (tar shards, `dcpt.data.shards_stream.ShardStream`) has no random access; it
+plans the same kind of epoch itself (a seeded order, ``N // G`` global batches, each rank its share),
+so here it is only told the epoch, rank and batch to start from, and the DataLoader takes its ready
+batches. Its split also depends on the number of DataLoader workers, which the position records.
 """
 
 from __future__ import annotations
@@ -37,7 +42,11 @@ class BatchStream:
         self.workers = workers
         self.pin_memory = pin_memory
         self.global_batch = batch_size * world_size
-        self.batches_per_epoch = len(dataset) // self.global_batch
+        self.streamed = hasattr(dataset, "batches_per_epoch")
+        if self.streamed:
+            self.batches_per_epoch = dataset.batches_per_epoch(batch_size, world_size)
+        else:
+            self.batches_per_epoch = len(dataset) // self.global_batch
         if self.batches_per_epoch == 0:
             raise DataError(
                 f"training data has {len(dataset)} samples per epoch, fewer than one global batch of {self.global_batch}"
@@ -59,6 +68,13 @@ class BatchStream:
         ]
 
     def _start_epoch_iterator(self) -> Iterator[Dict]:
+        if self.streamed:
+            self.dataset.configure(self.epoch, self.rank, self.world_size, self.batch_size, self.batch)
+            return iter(
+                DataLoader(
+                    self.dataset, batch_size=None, num_workers=self.workers, pin_memory=self.pin_memory
+                )
+            )
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(self.epoch)
         loader = DataLoader(
@@ -90,20 +106,29 @@ class BatchStream:
         return item
 
     def state_dict(self) -> Dict[str, int]:
-        """Position of the next batch: epoch, global batch index and sample index within the epoch."""
-        return {
+        """Position of the next batch: epoch, global batch index and sample index within the epoch
+        (and, for a streamed data set, the DataLoader workers per rank its split was made for)."""
+        state = {
             "epoch": self.epoch,
             "batch": self.batch,
             "index": self.batch * self.global_batch,
             "seed": self.seed,
             "global_batch": self.global_batch,
         }
+        if self.streamed:
+            state["stream_workers"] = max(1, self.workers)
+        return state
 
     def load_state_dict(self, state: Dict[str, int]) -> None:
         if state.get("global_batch", self.global_batch) != self.global_batch:
             raise DataError(
                 f"cannot resume: the checkpoint's global batch is {state['global_batch']} samples, "
                 f"this run's is {self.global_batch} (batch_size x processes)"
+            )
+        if self.streamed and state.get("stream_workers", max(1, self.workers)) != max(1, self.workers):
+            raise DataError(
+                f"cannot resume: the checkpoint streamed its shards with {state['stream_workers']} "
+                f"DataLoader worker(s) per process, this run has {max(1, self.workers)} (data.workers)"
             )
         self.epoch = int(state["epoch"])
         self.batch = int(state["batch"])

@@ -45,7 +45,12 @@ def class_names_of(sources: Sequence[SourceConfig]) -> List[str]:
 
 
 def _source_classes(source: SourceConfig) -> List[str]:
-    """The class names a source's items carry (`load_config` has checked that a paired one has a label)."""
+    """The class names a source's items carry (`load_config` has checked that a paired one has a
+    label); a shards source's are its manifest's types."""
+    if source.shards is not None:
+        from ..data.shards import resolve
+
+        return list(resolve(source.shards, source.manifest)[0]["types"])
     return [c.name for c in source.classes] if source.synthetic else [str(source.label)]
 
 
@@ -70,6 +75,17 @@ def build_dataset(
     for i, source in enumerate(sources):
         labels = [class_names.index(name) for name in _source_classes(source)]
         dataset: Dataset
+        if source.shards is not None:
+            from ..data.shards_stream import ShardStream
+
+            return ShardStream(
+                source.shards,
+                source.manifest,
+                patch_size=patch_size or data.patch_size,
+                seed=seed + i,
+                label_map=labels,
+                bad_samples=policy,
+            )
         if source.clean is not None:
             dataset = SyntheticDataset(
                 _clean_images(source.clean),

@@ -1,4 +1,5 @@
-"""What a run reports: a tqdm bar (step, loss, steps/s, ETA), TensorBoard scalars and `metrics.jsonl`.
+"""What a run reports: a tqdm bar (step, loss, steps/s, data wait, ETA), TensorBoard scalars and
+`metrics.jsonl`. The data wait shown is the last log window's (see `engine.loop`).
 
 Only rank 0 reports; on other ranks every method is a no-op.
 
@@ -82,12 +83,15 @@ class RunLogger:
             for key, value in values.items():
                 self.writer.add_scalar(f"{prefix}/{key}", float(value), step)
 
-    def progress(self, step: int, loss: float) -> None:
+    def progress(self, step: int, loss: float, data_wait: Optional[float] = None) -> None:
         if not self.enabled or self.bar is None:
             return
         self.bar.n = step
         rate = (step - self._step0) / max(time.perf_counter() - self._t0, 1e-9)
-        self.bar.set_postfix(loss=f"{loss:.4f}", steps_per_s=f"{rate:.2f}", refresh=False)
+        shown = {"loss": f"{loss:.4f}", "steps_per_s": f"{rate:.2f}"}
+        if data_wait is not None:
+            shown["data_wait"] = f"{100 * data_wait:.0f}%"
+        self.bar.set_postfix(shown, refresh=False)
         self.bar.refresh()
 
     def message(self, text: str) -> None:

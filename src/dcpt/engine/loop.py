@@ -8,6 +8,15 @@ A run stops with one line, never a traceback, when the loss or the weights stop 
 write fails (a full disk): the message names the last checkpoint that is really good (finite
 weights that gave a finite loss; see `engine.state`), since a failed or refused write leaves the
 previous `last.pt`.
+
+Data wait: every log record carries ``data_wait``, the fraction of the window's training-step time
+that the host spent obtaining batches: the wall time from asking the stream for a batch until it is
+on the device and through `Job.prepare`, summed over the steps since the last log, divided by the
+summed wall time of those steps (from choosing the learning rate to the EMA update; validation,
+logging and checkpoint writes between steps are left out). Nothing is synchronised for it: on a GPU
+the copy (``non_blocking``) and `prepare`'s kernels are queued, so only the host-side wait counts,
+while each step's device work is in its step time because the finite-loss check reads the loss.
+It is rank 0's figure, not an average over ranks, and a timing: a resumed run's values differ.
 """
 
 from __future__ import annotations
@@ -59,6 +68,7 @@ class Job:
     ema_of: Optional[str] = "net"
     export: Optional[Callable[[Dict[str, nn.Module], int, Path], None]] = None
     config: Dict = field(default_factory=dict)
+    prepare: Optional[Callable[[Dict], Dict]] = None
 
 
 @dataclass
@@ -196,16 +206,22 @@ def fit(
     last_logs: Dict[str, float] = {}
     val_metrics: Dict[str, float] = {}
     last_good = step if resume else None
+    wait_s = busy_s = 0.0  # data wait and step time since the last log
     pending: Optional[state.Captured] = None  # a checkpoint waiting for its weights' loss
     try:
         while step < train.steps:
+            started = time.perf_counter()
             lr = lr_at(step, optim.lr, train.steps, optim.warmup_steps, optim.min_lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr * group["lr_scale"]
             optimizer.zero_grad(set_to_none=True)
             step_loss = torch.zeros((), device=device)
             for micro in range(train.accum):
+                asked = time.perf_counter()
                 batch = to_device(next(stream), device, train.channels_last)
+                if job.prepare is not None:
+                    batch = job.prepare(batch)
+                wait_s += time.perf_counter() - asked
                 sync = micro == train.accum - 1 or not info.enabled
                 with contextlib.nullcontext() if sync or ddp is None else ddp.no_sync():
                     with torch.autocast(
@@ -240,6 +256,7 @@ def fit(
                 ema.update(job.modules[job.ema_of])
             step += 1
             count += 1
+            busy_s += time.perf_counter() - started
 
             if (train.log_every and step % train.log_every == 0) or step == train.steps:
                 means = {k: v / count for k, v in sums.items()}
@@ -247,10 +264,11 @@ def fit(
                     k: (v if k == "loss" else all_reduce_mean(v.to(device), info)).item()
                     for k, v in means.items()
                 }
-                last_logs = {**reduced, "lr": lr}
+                last_logs = {**reduced, "lr": lr, "data_wait": wait_s / max(busy_s, 1e-9)}
                 logger.scalars(step, last_logs)
                 sums, count = {}, 0
-            logger.progress(step, step_loss.item())
+                wait_s = busy_s = 0.0
+            logger.progress(step, step_loss.item(), last_logs.get("data_wait"))
             if (
                 job.val_data is not None
                 and train.val_every

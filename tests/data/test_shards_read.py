@@ -163,6 +163,9 @@ def test_a_truncated_shard_is_one_line(folder, tmp_path):
     with pytest.raises(DataError, match=r"shard-000001\.tar: (corrupt or truncated|holds fewer)") as err:
         list(ShardStream(str(out)))
     assert "\n" not in str(err.value)
+    ds = ShardStream(str(out), with_keys=True, bad_samples=BadSamplePolicy("skip", 0.5))
+    keys = [item["key"] for item in ds]
+    assert len(keys) == 16 and 1 <= ds.bad.count <= 5 and set(keys) < set(tar_keys(folder))
 
 
 def test_a_training_config_reads_shards_with_the_types_as_classes(folder):

@@ -20,8 +20,9 @@ of them (n workers); each worker starts past those, and DataLoader worker i play
 saved by `dcpt.engine.stream.BatchStream`; resuming needs the same world size and worker count.
 
 Crops follow the folder data sets: a seeded crop and flips per (seed, epoch, position in ``S``).
-A bad sample (corrupt member) stops the run naming shard and key, or under ``skip`` is replaced by
-the worker's next good sample (wrapping to its first), so batch counts never change.
+A bad sample (a corrupt member, or a sample lost in a damaged tar) stops the run naming shard and
+key, or under ``skip`` is replaced by the worker's next good sample (wrapping to its first), so batch
+counts never change.
 """
 
 from __future__ import annotations
@@ -184,11 +185,19 @@ class ShardStream(_Crops, IterableDataset):
             wanted = {order[p][1]: p for p in range(pos, end)}
             url = self.urls[shard]
             found: Dict[int, tuple] = {}
-            for index, key, parts in read_samples(url, set(wanted)):
-                found[index] = (key, parts)
-            if len(found) != len(wanted):
-                raise DataError(f"{url}: holds fewer samples than the manifest's {self.counts[shard]}")
+            missing = DataError(f"{url}: holds fewer samples than the manifest's {self.counts[shard]}")
+            try:
+                for index, key, parts in read_samples(url, set(wanted)):
+                    found[index] = (key, parts)
+            except DataError as exc:  # a damaged tar: what it held before the damage is used
+                if not self.bad.policy.skip:
+                    raise
+                missing = exc
             for p in range(pos, end):
+                if order[p][1] not in found:
+                    self.bad.record(f"{url}#{order[p][1]}", missing)
+                    yield p, None
+                    continue
                 key, parts = found[order[p][1]]
                 try:
                     lq, gt, meta = decode_sample(url, key, parts)

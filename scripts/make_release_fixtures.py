@@ -160,6 +160,22 @@ def release_class(scratch: Path, module: str, cls: str):
         sys.path.remove(str(scratch))
 
 
+def load_release_class(checkout: Path, spec_name: str, scratch: Path, deps: Optional[Path] = None):
+    """``(spec, cls)``: the `Spec` named `spec_name` and its release class, imported from a scratch copy
+    (under `scratch`) of the release `checkout`; `deps` is a folder holding einops, if needed.
+
+    The importable door for other scripts (``benchmarks/inference_vs_release.py``) that need the
+    release's own architecture code without copying it into the repository.
+    """
+    specs = load_specs([spec_name])
+    if not specs:
+        raise KeyError(f"no release spec named {spec_name!r}")
+    if deps is not None and str(deps) not in sys.path:
+        sys.path.append(str(deps))
+    scratch_package(Path(checkout), Path(scratch))
+    return specs[0], release_class(Path(scratch), specs[0].module, specs[0].cls)
+
+
 def randomise(model: torch.nn.Module, seed: int) -> Dict[str, torch.Tensor]:
     """Seeded weights for every floating tensor of the state dict (buffers such as relative-position
     indices are kept); small enough that a deep net's activations stay finite."""

@@ -35,6 +35,33 @@ def add_tiling_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_speed_options(parser: argparse.ArgumentParser) -> None:
+    """--no-channels-last / --bf16 / --compile: how the torch engine runs the net (`dcpt.infer.speed`)."""
+    parser.add_argument(
+        "--no-channels-last",
+        dest="channels_last",
+        action="store_false",
+        help="keep NCHW tensors instead of channels-last (the default; same output to fp32 round-off)",
+    )
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="compute in bfloat16 (autocast): faster on AMX CPUs and GPUs, output differs by rounding",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the net: each new tile shape compiles first (minutes on a small CPU)",
+    )
+
+
+def speed_options(args: argparse.Namespace):
+    """The `InferenceOptions` that `add_speed_options` parsed."""
+    from ..infer.speed import InferenceOptions
+
+    return InferenceOptions(channels_last=args.channels_last, bf16=args.bf16, compile=args.compile)
+
+
 def add_model_options(parser: argparse.ArgumentParser, flag: str = "--ckpt", device: bool = True) -> None:
     """`flag` (the checkpoint: ``--ckpt``, or ``--checkpoint`` for export) / --arch / --device."""
     parser.add_argument(
@@ -81,6 +108,7 @@ def add_parsers(subparsers) -> None:
         "(default: torch)",
     )
     add_tiling_options(parser)
+    add_speed_options(parser)
     parser.add_argument(
         "--bit-depth",
         type=int,
@@ -119,7 +147,10 @@ def run(args: argparse.Namespace) -> int:
 
     check_tiling(args)
     check_outputs(args)
-    net = load_restorer(args.ckpt, args.engine, arch=args.arch, device=args.device, tlc=args.tlc)
+    options = speed_options(args) if args.engine == "torch" or args.bf16 or args.compile else None
+    net = load_restorer(
+        args.ckpt, args.engine, arch=args.arch, device=args.device, tlc=args.tlc, options=options
+    )
     written = restore_paths(
         net,
         args.inputs,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -16,6 +16,9 @@ from ..device import resolve_device
 from ..errors import CheckpointError, DcptError
 from ..fileio import check_output_folder
 from .tiling import Restorer, count_tiles, grid_multiple, restore_tiled
+
+if TYPE_CHECKING:
+    from .speed import InferenceOptions
 
 PathLike = Union[str, os.PathLike]
 
@@ -54,17 +57,25 @@ def load_restorer(
     arch: Optional[str] = None,
     device: Union[str, torch.device] = "cpu",
     tlc: bool = False,
+    options: Optional["InferenceOptions"] = None,
 ) -> Restorer:
-    """What `dcpt restore` runs: the checkpoint's net (`engine="torch"`), or an exported `.onnx` file
+    """What `dcpt restore` runs: the checkpoint's net (`engine="torch"`) under the inference
+    switches `options` (`dcpt.infer.speed`; None = the defaults), or an exported `.onnx` file
     behind onnxruntime (`engine="onnx"`, see `dcpt.infer.onnx_engine`)."""
+    from .speed import InferenceOptions, prepare
+
     if engine == "torch":
         if Path(ckpt).suffix.lower() == ".onnx":
             raise DcptError(f"{ckpt}: an ONNX file runs with --engine onnx")
-        return load_model(ckpt, arch=arch, device=device, tlc=tlc)
+        return prepare(load_model(ckpt, arch=arch, device=device, tlc=tlc), options or InferenceOptions())
     if engine != "onnx":
         raise DcptError(f"--engine: expected torch or onnx, got {engine!r}")
     if tlc or arch:
         raise DcptError("--tlc and --arch apply to the torch engine; an ONNX file already holds its net")
+    if options is not None and (options.bf16 or options.compile):
+        raise DcptError(
+            "--bf16 and --compile apply to the torch engine; onnxruntime runs the file as exported"
+        )
     from .onnx_engine import OnnxRestorer
 
     return OnnxRestorer(ckpt, device=str(device))

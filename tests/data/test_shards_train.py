@@ -19,7 +19,7 @@ TINY_NET = {"width": 8, "enc_blk_nums": [1, 1], "middle_blk_num": 1, "dec_blk_nu
 def _dcpt(*args, env=None):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "dcpt", *map(str, args)], capture_output=True, text=True, env=env, timeout=400
+        [sys.executable, "-m", "dcpt", *map(str, args)], capture_output=True, text=True, env=env, timeout=900
     )
 
 

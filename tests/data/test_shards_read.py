@@ -99,12 +99,15 @@ def test_resume_continues_the_exact_stream(folder, stop):
         assert all(torch.equal(x["lq"], y["lq"]) for x, y in zip(whole[stop:], rest))
 
 
-def test_resume_with_another_worker_count_is_refused(folder):
+def test_resume_with_another_worker_or_rank_count_is_refused(folder):
     (a,) = streams(folder, world=1, workers=2)
     take(a, 1)
     (b,) = streams(folder, world=1, workers=0)
     with pytest.raises(DataError, match="2 DataLoader worker"):
         b.load_state_dict(a.state_dict())
+    c, _ = streams(folder, world=2, workers=2, batch=1)  # the same global batch of 2, split otherwise
+    with pytest.raises(DataError, match="to 1 process"):
+        c.load_state_dict(a.state_dict())
 
 
 def test_url_forms_read_the_same_samples(folder):

@@ -10,7 +10,8 @@ The last incomplete global batch of an epoch is dropped.
 A streamed data set (tar shards, `dcpt.data.shards_stream.ShardStream`) has no random access; it
 plans the same kind of epoch itself (a seeded order, ``N // G`` global batches, each rank its share),
 so here it is only told the epoch, rank and batch to start from, and the DataLoader takes its ready
-batches. Its split also depends on the number of DataLoader workers, which the position records.
+batches. Its split also depends on the number of processes and of DataLoader workers, which the
+position records.
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ class BatchStream:
         }
         if self.streamed:
             state["stream_workers"] = max(1, self.workers)
+            state["stream_ranks"] = self.world_size
         return state
 
     def load_state_dict(self, state: Dict[str, int]) -> None:
@@ -124,6 +126,11 @@ class BatchStream:
             raise DataError(
                 f"cannot resume: the checkpoint's global batch is {state['global_batch']} samples, "
                 f"this run's is {self.global_batch} (batch_size x processes)"
+            )
+        if self.streamed and state.get("stream_ranks", self.world_size) != self.world_size:
+            raise DataError(
+                f"cannot resume: the checkpoint streamed its shards to {state['stream_ranks']} "
+                f"process(es), this run has {self.world_size}"
             )
         if self.streamed and state.get("stream_workers", max(1, self.workers)) != max(1, self.workers):
             raise DataError(

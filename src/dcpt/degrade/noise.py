@@ -102,12 +102,27 @@ def poisson_noise(img: Tensor, level: Tensor, gens) -> Tensor:
 def salt_pepper(img: Tensor, level: Tensor, gens) -> Tensor:
     u = uniform_field(gens, img.shape[-2:], img)[:, None]
     half = _per_image(level, img) / 2
-    return img.masked_fill(u < half, 1.0).masked_fill_(u >= 1 - half, 0.0)
+    salt = u < half
+    hit = salt | (u >= 1 - half)
+    # One select over the image (the masks are one plane per sample): two chained masked_fills cost
+    # 1.7x more on CPU.
+    return torch.where(hit, salt.to(img.dtype), img)
+
+
+def _power(x: Tensor, exponent: float) -> Tensor:
+    """``x ** exponent`` for positive `x`, in place, as ``exp(exponent * log x)`` (within ~1.5e-6 relative
+    of the exact power in float32).
+
+    Not `torch.pow`: its CPU kernel runs whole SIMD blocks vectorised and the tail through the scalar
+    ``std::pow``, which differ by an ulp, so a pixel's value would depend on where it sits in the tensor
+    (a batch would not equal one-by-one calls). `exp` and `log` run every element, tail included, through
+    the same vectorised code, which lets the transfer curves run on the whole batch at once."""
+    return x.log_().mul_(exponent).exp_()
 
 
 def srgb_to_linear(x: Tensor) -> Tensor:
     """Inverse sRGB transfer function (IEC 61966-2-1), [0, 1] -> linear [0, 1]."""
-    curve = x.add(0.055).div_(1.055).pow_(2.4)
+    curve = _power(x.add(0.055).div_(1.055), 2.4)
     return curve.where(x > 0.04045, x / 12.92)
 
 
@@ -115,7 +130,7 @@ def linear_to_srgb(x: Tensor) -> Tensor:
     """sRGB transfer function; negative inputs are clipped to 0 first. In-place ops: this runs on full
     noisy images, where every fresh temporary costs as much as the arithmetic."""
     x = x.clamp(min=0.0)
-    curve = x.clamp(min=0.0031308).pow_(1 / 2.4).mul_(1.055).sub_(0.055)
+    curve = _power(x.clamp(min=0.0031308), 1 / 2.4).mul_(1.055).sub_(0.055)
     return curve.where(x > 0.0031308, x.mul_(12.92))
 
 
@@ -136,15 +151,6 @@ def sensor_variances(level: Tensor, read_jitter: Tensor):
 def camera_noise(img: Tensor, level: Tensor, gens) -> Tensor:
     jitter = randn(gens, (), img.device, dtype=img.dtype)
     shot, read = sensor_variances(level.to(img.dtype), jitter)
-    linear = _each_image(srgb_to_linear, img.clamp(0.0, 1.0))
+    linear = srgb_to_linear(img.clamp(0.0, 1.0))
     std = (linear * _per_image(shot, img)).add_(_per_image(read, img)).sqrt_()
-    return _each_image(linear_to_srgb, normal_field(gens, img).mul_(std).add_(linear))
-
-
-def _each_image(fn, x: Tensor) -> Tensor:
-    """`fn` applied image by image. `pow` takes a vectorised path over whole SIMD blocks and a scalar
-    one for the tail, which differ by an ulp; where the blocks fall depends on the tensor's length, so
-    on odd image sizes a batch would not equal one-by-one calls (the catalogue's invariant)."""
-    if x.shape[0] == 1:
-        return fn(x)
-    return torch.cat([fn(x[i : i + 1]) for i in range(x.shape[0])])
+    return linear_to_srgb(normal_field(gens, img).mul_(std).add_(linear))

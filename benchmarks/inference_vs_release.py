@@ -45,7 +45,8 @@ CLONE_HINT = (
     "DCPT_RELEASE_DIR is unset: only dcpt's variants run. To compare with the release: "
     "git clone https://github.com/MILab-PKU/dcpt /tmp/releases/dcpt && "
     "pip install --target /tmp/releases/deps einops && "
-    "DCPT_RELEASE_DIR=/tmp/releases/dcpt DCPT_RELEASE_DEPS=/tmp/releases/deps python " + Path(__file__).name
+    "DCPT_RELEASE_DIR=/tmp/releases/dcpt DCPT_RELEASE_DEPS=/tmp/releases/deps python benchmarks/"
+    + Path(__file__).name
 )
 
 # (name, side, channels_last, bf16, compile, tiles per forward)

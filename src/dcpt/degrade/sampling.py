@@ -100,13 +100,17 @@ def resample(img: Tensor, level: Tensor, gens) -> Tensor:
     device = img.device
     down = (core.rand(gens, (), device) * len(RESAMPLE_DOWN)).long().clamp(max=len(RESAMPLE_DOWN) - 1)
     up = (core.rand(gens, (), device) * len(RESAMPLE_UP)).long().clamp(max=len(RESAMPLE_UP) - 1)
-    factors, down_ids, up_ids = level.tolist(), down.tolist(), up.tolist()
-    return torch.cat(
-        [
-            down_up(img[i : i + 1], factors[i], RESAMPLE_DOWN[down_ids[i]], RESAMPLE_UP[up_ids[i]])
-            for i in range(img.shape[0])
-        ]
-    )
+    configs = list(zip(level.tolist(), down.tolist(), up.tolist()))
+    if len(set(configs)) == 1:
+        factor, d, u = configs[0]
+        return down_up(img, factor, RESAMPLE_DOWN[d], RESAMPLE_UP[u])
+    # Samples sharing a factor and both modes go through one call (a batch is resized plane by plane,
+    # so each sample's bytes do not depend on its companions).
+    out = torch.empty_like(img, memory_format=torch.contiguous_format)
+    for factor, d, u in sorted(set(configs)):
+        index = torch.tensor([i for i, c in enumerate(configs) if c == (factor, d, u)], device=device)
+        out[index] = down_up(img[index], factor, RESAMPLE_DOWN[d], RESAMPLE_UP[u])
+    return out
 
 
 def screen_pattern(img: Tensor, amplitude: Tensor, gens) -> Tensor:

@@ -76,6 +76,7 @@ def test_bf16_autocast_is_on_and_stays_close():
     assert 0 < diff < 0.1  # rounded (bf16 has 8 mantissa bits), yet the same restoration
 
 
+@pytest.mark.slow  # importing torch._dynamo alone takes seconds
 def test_compile_switch_wraps_the_net_and_keeps_grid_attributes():
     net = seeded()
     fast = prepare(net, InferenceOptions(compile=True))

@@ -74,15 +74,20 @@ def config(name: str, steps: int, log_every: int, width: int, patch: int):
     return config_from_dict(raw, overrides)
 
 
-def on_device_data(job) -> SyntheticDataset:
-    """The job's one synthetic source, remade to leave degradation to `degrade_batch`."""
+def on_device_data(job) -> Tuple[SyntheticDataset, torch.Tensor]:
+    """The job's one synthetic source, remade to leave degradation to `degrade_batch`, and the run's
+    label of each of its classes (classes sharing a name, like the three noise levels, share one)."""
     data = job.train_data
-    if not (isinstance(data, Relabelled) and isinstance(data.dataset, SyntheticDataset)):
+    if not (isinstance(data, Relabelled) and isinstance(data.dataset, SyntheticDataset) and data.repeat == 1):
         raise SystemExit("degrade on device: expected one synthetic source")
-    if data.labels != list(range(len(data.labels))) or data.repeat != 1:
-        raise SystemExit("degrade on device: expected the source's own labels")
     data.dataset.degrade_on_device = True
-    return data.dataset
+    return data.dataset, torch.tensor(data.labels)
+
+
+def degrade_and_relabel(batch: Dict, dataset: SyntheticDataset, labels: torch.Tensor, device) -> Dict:
+    out = degrade_batch(batch, dataset.classes, device)
+    out["label"] = labels.to(device)[torch.as_tensor(batch["label"], device=device)]
+    return out
 
 
 def run(cfg, setting: Dict, device: torch.device) -> Tuple[List[float], float]:
@@ -90,9 +95,9 @@ def run(cfg, setting: Dict, device: torch.device) -> Tuple[List[float], float]:
     cfg = replace(cfg, data=replace(cfg.data, workers=setting["workers"]))
     job = build_job(cfg)
     if setting.get("on_device"):
-        dataset = on_device_data(job)
+        dataset, labels = on_device_data(job)
         job.train_data = dataset
-        job.prepare = partial(degrade_batch, class_specs=dataset.classes, device=device)
+        job.prepare = partial(degrade_and_relabel, dataset=dataset, labels=labels, device=device)
     real = loop.BatchStream
     if "pin_memory" in setting:  # the loop pins for CUDA only; the data config has no switch for it
         loop.BatchStream = lambda *a, **k: real(*a, **{**k, "pin_memory": setting["pin_memory"]})  # type: ignore[misc]

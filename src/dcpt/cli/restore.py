@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from typing import Optional
 
 from .checks import check_tiling
 from .outputs import add_overwrite_option, guard_folder, image_file, refuse_overwriting_inputs
+
+
+def _tile_batch(text: str) -> Optional[int]:
+    """``auto`` -> None (`dcpt.infer.restore.auto_tile_batch` chooses), else an integer that
+    `check_tiling` checks by name."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1, got {text!r}") from None
 
 
 def add_tiling_options(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +37,11 @@ def add_tiling_options(parser: argparse.ArgumentParser) -> None:
         help="overlap between tiles in pixels, blended smoothly (default: 32)",
     )
     parser.add_argument(
-        "--tile-batch", type=int, default=1, metavar="K", help="tiles per forward pass (default: 1)"
+        "--tile-batch",
+        type=_tile_batch,
+        default=None,
+        metavar="K",
+        help="tiles per forward pass, or 'auto' (default): up to 4, fewer when memory is short",
     )
     parser.add_argument(
         "--tlc",

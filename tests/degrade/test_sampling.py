@@ -8,7 +8,15 @@ import torch
 
 from dcpt import degrade
 from dcpt.degrade.core import sample_generators
-from dcpt.degrade.sampling import BAYER_PATTERNS, bayer_mosaic, demosaic_bilinear, down_up, hole_mask
+from dcpt.degrade.sampling import (
+    BAYER_PATTERNS,
+    RESAMPLE_UP,
+    bayer_mosaic,
+    demosaic_bilinear,
+    down_up,
+    hole_mask,
+    upsampling_matrix,
+)
 from dcpt.errors import DcptError
 
 
@@ -102,3 +110,12 @@ def test_moire_keeps_the_mean_and_adds_slow_colour_bands():
         fy, fx = min(fy, 128 - fy) / 128, min(fx, 128 - fx) / 128
         assert np.hypot(fy, fx) < 0.1  # the strongest component is a slow band, not pixel texture
         assert np.corrcoef(sample[0].ravel(), sample[1].ravel())[0, 1] < 0.5  # channels are out of phase
+
+
+@pytest.mark.parametrize("mode", RESAMPLE_UP)
+def test_up_sampling_by_matrices_equals_torch_interpolate(mode):
+    """`down_up` enlarges with two matrix products; torch's own interpolation is the reference."""
+    small = torch.rand(2, 3, 9, 14, generator=torch.Generator().manual_seed(0))
+    expected = torch.nn.functional.interpolate(small, size=(37, 45), mode=mode, align_corners=False)
+    ours = upsampling_matrix(9, 37, mode, small) @ small @ upsampling_matrix(14, 45, mode, small).T
+    torch.testing.assert_close(ours, expected, atol=1e-6, rtol=0)

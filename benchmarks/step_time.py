@@ -186,10 +186,10 @@ def main() -> None:
     official = "official (release code)" if checkout else "official-like (imitation: no DCPT_RELEASE_DIR)"
     variants = [
         Variant(official, optimizer="for-loop", official=True),
-        Variant("ours: baseline fp32 (engine default)"),
+        Variant("ours: baseline fp32 (NCHW, foreach AdamW)"),
         Variant("ours + fused AdamW", optimizer="fused"),
         Variant("ours + channels_last", channels_last=True),
-        Variant("ours + channels_last + fused AdamW", channels_last=True, optimizer="fused"),
+        Variant("ours + channels_last + fused AdamW (engine default)", channels_last=True, optimizer="fused"),
         Variant("ours + bf16 autocast (not exact)", bf16=True),
     ]
     if args.compile:

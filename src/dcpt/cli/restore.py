@@ -39,9 +39,9 @@ def add_tiling_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tile-batch",
         type=_tile_batch,
-        default=None,
+        default=1,
         metavar="K",
-        help="tiles per forward pass, or 'auto' (default): up to 4, fewer when memory is short",
+        help="tiles per forward pass (default: 1), or 'auto': up to 4, fewer when memory is short",
     )
     parser.add_argument(
         "--tlc",

@@ -85,7 +85,7 @@ def evaluate_sets(
     sets: Sequence[EvalSet],
     tile: Optional[int] = None,
     overlap: int = 32,
-    batch: Optional[int] = None,
+    batch: Optional[int] = 1,
     save_dir=None,
     show_progress: bool = True,
 ) -> List[SetResult]:

@@ -106,7 +106,7 @@ def evaluate_folder(
     folder,
     tile: Optional[int] = None,
     overlap: int = 32,
-    batch: Optional[int] = None,
+    batch: Optional[int] = 1,
     save_dir=None,
     show_progress: bool = True,
 ) -> NoReferenceResult:

@@ -95,7 +95,7 @@ def restore_image(
     img: torch.Tensor,
     tile: Optional[int] = None,
     overlap: int = 32,
-    batch: Optional[int] = None,
+    batch: Optional[int] = 1,
     progress: Optional[Callable[[int, int], None]] = None,
 ) -> torch.Tensor:
     """One ``3 x H x W`` image in [0, 1] -> its restoration, clamped to [0, 1], on the CPU.
@@ -110,13 +110,14 @@ def restore_image(
 
 
 AUTO_MAX_TILES = 4
-"""Most tiles per forward pass chosen automatically: several tiles per call amortise its fixed cost
-(2.3-2.7x the release's throughput at 4 tiles against 1.1-1.5x at 1, benchmarks/results/
-inference_vs_release.md); more add memory for little speed."""
+"""Most tiles per forward pass chosen by ``--tile-batch auto`` (opt-in): several small tiles per call
+can amortise its fixed cost, but the gain is not reliable (2.3-2.7x the release on a loaded machine,
+0.56-1.43x on an idle one, benchmarks/results/inference_vs_release.md) and memory grows with K."""
 
-AUTO_BYTES_PER_PIXEL = 4096
+AUTO_BYTES_PER_PIXEL = 16384
 """Memory assumed per pixel of a batch of tiles when choosing how many to stack: about the peak
-measured for the largest preset (nafnet-5d, 4 tiles per pass: ~4 GB per megapixel of tiles)."""
+measured for the hungriest preset (swinir-5d, 4 tiles per pass: 14.6 GB per megapixel of tiles;
+nafnet-5d 3.6, restormer-5d 11.1)."""
 
 
 def _device_of(net: Restorer) -> str:
@@ -125,7 +126,7 @@ def _device_of(net: Restorer) -> str:
 
 
 def auto_tile_batch(net: Restorer, height: int, width: int, tile: Optional[int]) -> int:
-    """Tiles per forward pass when the user leaves it to dcpt: up to `AUTO_MAX_TILES`, no more than
+    """Tiles per forward pass for ``--tile-batch auto`` (`batch=None`): up to `AUTO_MAX_TILES`, no more than
     the image has, and fewer when that many tiles at `AUTO_BYTES_PER_PIXEL` would take more than a
     quarter of the free memory of `net`'s device; 1 for a whole image or an unknown memory size."""
     from ..config.memory import device_memory
@@ -182,7 +183,7 @@ def restore_paths(
     out_dir: PathLike,
     tile: Optional[int] = None,
     overlap: int = 32,
-    batch: Optional[int] = None,
+    batch: Optional[int] = 1,
     bit_depth: Optional[int] = None,
     ext: str = "png",
     show_progress: bool = True,

@@ -8,7 +8,6 @@ without a browser.
 
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass
 from importlib.resources import files
@@ -18,6 +17,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from ..data.io import to_uint8
 from ..errors import DataError
 
 PathLike = Union[str, os.PathLike]
@@ -48,8 +48,8 @@ class Result:
 
     probabilities: Dict[str, float]
     restored: np.ndarray
-    piqe_before: Optional[float]
-    piqe_after: Optional[float]
+    piqe_before: float
+    piqe_after: float
     tiles: int
 
     @property
@@ -74,16 +74,10 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return data.permute(2, 0, 1).contiguous()
 
 
-def to_uint8(img: torch.Tensor) -> np.ndarray:
-    """A ``3 x H x W`` float image in [0, 1] -> an ``H x W x 3`` uint8 array (rounded)."""
-    return img.clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+def piqe_score(img: torch.Tensor) -> float:
+    """PIQE of a ``3 x H x W`` image (lower is better)."""
+    from ..metrics import piqe
 
-
-def piqe_score(img: torch.Tensor) -> Optional[float]:
-    """PIQE of a ``3 x H x W`` image (lower is better), or None when this dcpt has no `metrics.piqe`."""
-    piqe = getattr(importlib.import_module("dcpt.metrics"), "piqe", None)
-    if piqe is None:
-        return None
     return float(piqe(img[None].float().cpu())[0])
 
 

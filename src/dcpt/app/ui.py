@@ -34,10 +34,8 @@ def import_gradio() -> Any:
 
 
 def piqe_text(result: Result) -> str:
-    """PIQE before and after as one Markdown line ('-' with a note where the metric is unavailable)."""
+    """PIQE before and after as one Markdown line."""
     before, after = result.piqe_before, result.piqe_after
-    if before is None or after is None:
-        return "**PIQE** input - , restored - (this dcpt has no `dcpt.metrics.piqe` yet)"
     change = f" ({100.0 * (after - before) / before:+.1f}%)" if before else ""
     return f"**PIQE** (lower is better): input {before:.2f}, restored {after:.2f}{change}"
 

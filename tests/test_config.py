@@ -3,6 +3,7 @@
 import re
 
 import pytest
+import torch
 import yaml
 
 from dcpt.config import RunConfig, config_from_dict, load_config, save_config
@@ -93,6 +94,11 @@ def test_cross_field_checks():
     ):
         config_from_dict(RAW, ["data.scale_range=[0.8, 0.5]"])
     assert config_from_dict(RAW, ["data.scale_range=[0.5, 1]"]).data.scale_range == (0.5, 1.0)
+    with pytest.raises(
+        ConfigError, match=r"'data\.gamma_range': expected \[low, high\] with 0 < low <= high"
+    ):
+        config_from_dict(RAW, ["data.gamma_range=[2, 0.5]"])
+    assert config_from_dict(RAW, ["data.gamma_range=[0.5, 2]"]).data.gamma_range == (0.5, 2.0)
     with pytest.raises(ConfigError, match="either 'clean'"):
         config_from_dict({"data": {"train": [{"clean": "samples", "paired": "x", "label": "rain"}]}})
 
@@ -159,6 +165,8 @@ def test_non_finite_numbers_are_refused(override, key):
         ("data.patch_size=0", "data.patch_size", ">= 1"),
         ("data.batch_size=-8", "data.batch_size", ">= 1"),
         ("data.scale_range=[0, 1]", "data.scale_range.0", "> 0"),
+        ("data.gamma_range=[0, 1]", "data.gamma_range.0", "> 0"),
+        ("objective.psnr_cap_db=0", "objective.psnr_cap_db", "> 0"),
         ("data.train.0.repeat=0", "data.train.0.repeat", ">= 1"),
         ("data.train.0.classes.1.levels=[-1, 0.5]", "data.train.0.classes.1.levels.0", ">= 0"),
         ("objective.mask_ratio=1", "objective.mask_ratio", "< 1"),
@@ -221,3 +229,19 @@ def test_integers_beyond_the_float_range_are_config_errors(override):
     """float(10**400) raises OverflowError; the checks compare integers exactly instead."""
     with pytest.raises(ConfigError):
         config_from_dict(RAW, [override, "train.device=cpu"])
+
+
+def test_gamma_range_reaches_training_crops_only():
+    """A config's ``data.gamma_range`` (2, 2) squares the training crops and leaves validation alone:
+    compared with the same config without it."""
+    from dcpt.recipes.data import build_dataset, class_names_of
+
+    raw = {
+        "data": {"train": [{"clean": "samples", "classes": [{"name": "gaussian_noise"}]}], "patch_size": 16}
+    }
+    plain, squared = config_from_dict(raw), config_from_dict(raw, ["data.gamma_range=[2, 2]"])
+    names = class_names_of(plain.data.train)
+    for train in (True, False):
+        a = build_dataset(plain.data.train, plain.data, names, 16, 4, 0, train=train)[1]["gt"]
+        b = build_dataset(squared.data.train, squared.data, names, 16, 4, 0, train=train)[1]["gt"]
+        torch.testing.assert_close(b, a**2 if train else a, rtol=1e-6, atol=0)

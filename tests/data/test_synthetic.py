@@ -235,3 +235,35 @@ def test_scale_range_off_draws_nothing_and_bad_ranges_are_refused():
     for bad in ((0.0, 1.0), (0.8, 0.5), (0.5, 1.5), "big"):
         with pytest.raises(ConfigError, match="scale_range"):
             SyntheticDataset([coordinate_image()], TWO_OPS[:1], patch_size=16, scale_range=bad)
+
+
+def test_gamma_range_raises_the_clean_crop_to_the_drawn_power_and_degrades_that():
+    """With a one-point range (2, 2) the crop is the plain data set's crop squared, the same window
+    (the exponent is drawn last), and `lq` is the degradation of the squared crop, replayed."""
+    plain = SyntheticDataset([coordinate_image()], TWO_OPS, patch_size=16, length=6, seed=5)
+    squared = SyntheticDataset(
+        [coordinate_image()], TWO_OPS, patch_size=16, length=6, seed=5, gamma_range=(2, 2)
+    )
+    for i in range(6):
+        a, b = plain[i], squared[i]
+        torch.testing.assert_close(b["gt"], a["gt"] ** 2, rtol=1e-6, atol=0)
+        assert a["seed"] == b["seed"] and a["level"] == b["level"]
+        levels = torch.tensor([b["level"]], dtype=torch.float64)
+        replay = squared.classes[b["label"]].degrade(b["gt"][None], levels, [b["seed"]])[0]
+        torch.testing.assert_close(b["lq"], replay)
+
+
+def test_gamma_range_draws_log_uniform_exponents_and_bad_ranges_are_refused():
+    """Recover each item's exponent from a flat grey crop (0.5 ** g) and compare its log with a
+    uniform law on [log 0.5, log 2] by a Kolmogorov-Smirnov test (scipy)."""
+    from scipy import stats
+
+    grey = torch.full((3, 24, 24), 0.5)
+    ds = SyntheticDataset([grey], TWO_OPS[:1], patch_size=8, length=400, gamma_range=(0.5, 2.0))
+    logs = np.array([np.log(float(ds[i]["gt"].mean()) + 0.0) / np.log(0.5) for i in range(len(ds))])
+    logs = np.log(logs)
+    assert logs.min() >= np.log(0.5) - 1e-6 and logs.max() <= np.log(2.0) + 1e-6
+    assert stats.kstest(logs, stats.uniform(loc=np.log(0.5), scale=np.log(4.0)).cdf).pvalue > 0.01
+    for bad in ((0.0, 1.0), (2.0, 0.5), "big"):
+        with pytest.raises(ConfigError, match="gamma_range"):
+            SyntheticDataset([grey], TWO_OPS[:1], patch_size=8, gamma_range=bad)

@@ -203,6 +203,27 @@ def test_restore_l1_weight_adds_that_many_l1_to_the_psnr_loss():
     assert loss.item() == pytest.approx(expected, rel=1e-5)
 
 
+def test_restore_psnr_cap_bounds_a_perfect_image_at_the_cap_and_leaves_real_errors_alone():
+    """With ``psnr_cap_db`` a copy of a clean input scores exactly the cap (not +inf) with a finite
+    gradient, and an image at 20 dB moves by under 0.005 dB (NumPy reference)."""
+    from dcpt.objectives.restore import psnr_loss
+
+    gt = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    pred = gt.clone()
+    pred[1] += 0.1  # mse 0.01: 20 dB
+    pred.requires_grad_(True)
+    loss = psnr_loss(pred, gt, cap_db=50.0)
+    loss.backward()
+    assert loss.item() == pytest.approx((-50.0 + 10 * np.log10(0.01 + 1e-5)) / 2, rel=1e-6)
+    assert abs(10 * np.log10(0.01 + 1e-5) - (-20.0)) < 0.005
+    assert torch.isfinite(pred.grad).all()
+    net, batch = TinyNet(), _batch()
+    capped, _ = RestoreObjective(pixel_loss="psnr", psnr_cap_db=30.0)(batch, {"net": net})
+    out = net(batch["lq"]).detach().double().numpy()
+    mse = ((out - batch["gt"].double().numpy()) ** 2).mean(axis=(1, 2, 3))
+    assert capped.item() == pytest.approx(np.mean(10 * np.log10(mse + 1e-3)), rel=1e-5)
+
+
 def test_restore_evaluate_is_psnr_per_image():
     net, batch = TinyNet(), _batch()
     psnr = RestoreObjective().evaluate(batch, {"net": net})["psnr"]

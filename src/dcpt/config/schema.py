@@ -69,7 +69,10 @@ class DataConfig:
     """Training data. `batch_size` is per process (torchrun multiplies it by the world size).
     `scale_range` (low, high) shrinks each clean photograph by a random factor in that range before a
     synthetic training crop is cut (scale augmentation; (1, 1) is off). Paired folders are never
-    rescaled: resizing would change their degradation. `on_bad_sample` decides what an unreadable
+    rescaled: resizing would change their degradation. `gamma_range` (low, high) raises each synthetic
+    training crop to a power drawn log-uniformly in that range before it is degraded (tone
+    augmentation; (1, 1) is off): a few photographs then show many brightness and contrast profiles,
+    so a net cannot take "bright and flat" for haze or "dark" for low light. `on_bad_sample` decides what an unreadable
     image does: ``error`` stops the run naming it, ``skip`` leaves it out with a warning, unless more
     than `max_bad_fraction` of a source's images are bad (then the run stops: the folder is wrong)."""
 
@@ -77,6 +80,7 @@ class DataConfig:
     val: List[SourceConfig] = field(default_factory=list)
     patch_size: int = bounded(64, ge=1)
     scale_range: Tuple[float, float] = bounded((1.0, 1.0), gt=0, le=1)
+    gamma_range: Tuple[float, float] = bounded((1.0, 1.0), gt=0, le=10)
     val_patch_size: Optional[int] = bounded(
         None, ge=1
     )  # None: whole images, one per batch (paired) / patch_size (synthetic)
@@ -102,7 +106,9 @@ class ObjectiveConfig:
     or ``psnr``, minus the mean per-image PSNR, which weighs every degradation type by its relative
     improvement rather than by the size of its error; `l1_weight` adds that many times the L1 to the
     ``psnr`` loss, so that the types with the largest errors (haze, low light), whose PSNR gradient is
-    the smallest, are not left behind."""
+    the smallest, are not left behind. `psnr_cap_db`: the PSNR at which an image stops counting (the
+    loss uses ``log10(mse + 10^(-cap/10))``), so that a clean image among the inputs, which a copy
+    restores perfectly, cannot dominate the gradient with an unbounded score."""
 
     name: Literal["dcpt", "maskdcpt", "restore"] = "dcpt"
     cls_weight: float = bounded(1.0, ge=0)
@@ -116,6 +122,7 @@ class ObjectiveConfig:
     freq_weight: float = bounded(0.0, ge=0)
     pixel_loss: Literal["l1", "psnr"] = "l1"
     l1_weight: float = bounded(0.0, ge=0)
+    psnr_cap_db: float = bounded(80.0, gt=0)
 
 
 @dataclass
@@ -177,6 +184,12 @@ class RunConfig:
             raise ConfigError(
                 f"config key 'data.scale_range': expected [low, high] with 0 < low <= high <= 1, "
                 f"got {list(self.data.scale_range)}"
+            )
+        lo, hi = self.data.gamma_range
+        if lo > hi:
+            raise ConfigError(
+                f"config key 'data.gamma_range': expected [low, high] with 0 < low <= high <= 10, "
+                f"got {list(self.data.gamma_range)}"
             )
         if self.optim.min_lr > self.optim.lr:
             raise ConfigError(

@@ -11,6 +11,7 @@ Determinism: everything random about item ``i`` of epoch ``e`` comes from one ge
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +181,8 @@ class SyntheticDataset(Dataset):
     Item ``i`` uses class ``i % len(classes)``, so any K consecutive items cover every class once.
     `scale_range` ``(lo, hi)`` with ``lo < 1`` shrinks each photograph by a random factor in that
     range before cropping (`draw_scale`); the default ``(1, 1)`` draws nothing, keeping old streams.
+    `gamma_range` likewise raises each clean crop to a power drawn log-uniformly in that range
+    (`draw_gamma`), drawn last so that the other draws of an item do not move.
 
     With ``degrade_on_device=True`` items carry no ``"lq"``; call `degrade_batch` on the collated
     batch to degrade it on the GPU with the same result as the per-item path on the CPU.
@@ -203,6 +206,7 @@ class SyntheticDataset(Dataset):
         degrade_on_device: bool = False,
         cache: bool = True,
         scale_range: Tuple[float, float] = (1.0, 1.0),
+        gamma_range: Tuple[float, float] = (1.0, 1.0),
         bad_samples: Optional[BadSamplePolicy] = None,
     ):
         self.classes = parse_classes(classes)
@@ -213,6 +217,7 @@ class SyntheticDataset(Dataset):
         self.seed, self.epoch = int(seed), 0
         self.flips, self.rotations = flips, rotations
         self.scale_range = _checked_scale_range(scale_range)
+        self.gamma_range = _checked_gamma_range(gamma_range)
         self.pad_small, self.degrade_on_device, self.cache = pad_small, degrade_on_device, cache
         self.entries = _source_entries(source)
         self.bad = BadSamples(bad_samples, len(self.entries), "clean images")
@@ -297,11 +302,30 @@ class SyntheticDataset(Dataset):
         seed = int(torch.randint(SEED_LIMIT, (), generator=g))
         crop = resize_crop(img[:, top : top + window, left : left + window], p)
         gt = augment(crop, hflip and self.flips, vflip and self.flips, turns if self.rotations else 0)
+        if self.gamma_range != (1.0, 1.0):
+            gt = gt.clamp(min=0.0) ** draw_gamma(g, self.gamma_range)
         item = {"gt": gt.clone(), "label": label, "level": level, "seed": seed}
         if not self.degrade_on_device:
             levels = torch.tensor([level], dtype=torch.float64)
             item["lq"] = self.classes[label].degrade(gt[None], levels, [seed])[0]
         return item
+
+
+def draw_gamma(g: torch.Generator, gamma_range: Tuple[float, float]) -> float:
+    """An exponent drawn log-uniformly in `gamma_range` (one draw): as likely to darken by a power
+    ``c`` as to brighten by ``1 / c`` when the range is symmetric, ``(1 / c, c)``."""
+    lo, hi = math.log(gamma_range[0]), math.log(gamma_range[1])
+    return math.exp(lo + (hi - lo) * float(torch.rand((), generator=g, dtype=torch.float64)))
+
+
+def _checked_gamma_range(gamma_range) -> Tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in gamma_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"gamma_range must be two numbers (low, high), got {gamma_range!r}") from None
+    if not 0 < lo <= hi:
+        raise ConfigError(f"gamma_range must satisfy 0 < low <= high, got ({lo}, {hi})")
+    return lo, hi
 
 
 def _checked_scale_range(scale_range) -> Tuple[float, float]:

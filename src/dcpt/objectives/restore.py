@@ -28,8 +28,10 @@ def fft_l1(pred: Tensor, target: Tensor) -> Tensor:
     return (fp - ft).abs().mean()
 
 
-def psnr_loss(pred: Tensor, target: Tensor, eps: float = 1e-8) -> Tensor:
-    """Minus the mean per-image PSNR (dB, peak 1); `eps` bounds the gradient of a perfect image."""
+def psnr_loss(pred: Tensor, target: Tensor, cap_db: float = 80.0) -> Tensor:
+    """Minus the mean per-image PSNR (dB, peak 1), each image's PSNR bounded by about `cap_db`:
+    ``log10(mse + 10^(-cap/10))`` is smooth, and the gradient of a near-perfect image stays finite."""
+    eps = 10.0 ** (-cap_db / 10.0)
     mse = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
     return 10.0 * torch.log10(mse + eps).mean()
 
@@ -37,12 +39,19 @@ def psnr_loss(pred: Tensor, target: Tensor, eps: float = 1e-8) -> Tensor:
 class RestoreObjective:
     trains = ("net",)
 
-    def __init__(self, freq_weight: float = 0.0, pixel_loss: str = "l1", l1_weight: float = 0.0):
+    def __init__(
+        self,
+        freq_weight: float = 0.0,
+        pixel_loss: str = "l1",
+        l1_weight: float = 0.0,
+        psnr_cap_db: float = 80.0,
+    ):
         if pixel_loss not in ("l1", "psnr"):
             raise ValueError(f"pixel_loss must be 'l1' or 'psnr', got {pixel_loss!r}")
         self.freq_weight = freq_weight
         self.pixel_loss = pixel_loss
         self.l1_weight = l1_weight
+        self.psnr_cap_db = psnr_cap_db
 
     def __call__(self, batch: Dict, nets) -> Tuple[Tensor, Dict[str, Tensor]]:
         lq, gt = batch["lq"], batch["gt"]
@@ -50,7 +59,7 @@ class RestoreObjective:
         l1 = F.l1_loss(out, gt.float())
         logs = {"l1": l1.detach()}
         if self.pixel_loss == "psnr":
-            loss = psnr_loss(out, gt)
+            loss = psnr_loss(out, gt, self.psnr_cap_db)
             logs["psnr_loss"] = loss.detach()
             if self.l1_weight:
                 loss = loss + self.l1_weight * l1

@@ -104,3 +104,37 @@ def test_raindrops_flip_and_magnify_inside_and_leave_the_rest():
     untouched = (alpha == 0)[:, None].expand_as(img)
     assert torch.equal(out[untouched], img[untouched])
     assert 0.02 < (alpha > 0).float().mean() < 0.6
+
+
+@pytest.mark.parametrize("size", [(48, 40), (33, 57)])
+def test_stamp_filter_is_the_circular_convolution_numpy_computes(size):
+    """Rain streaks are stamped seed by seed: the result must be NumPy's FFT circular convolution of
+    the seeds with the wrapped line kernels (streaks cross the borders), and a sample's bytes must
+    not depend on its batch."""
+    from functools import partial
+
+    from dcpt.degrade.fields import line_kernel, line_values, stamp_filter
+
+    h, w = size
+    g = torch.Generator().manual_seed(3)
+    draws = torch.rand(3, h, w, generator=g, dtype=torch.float64)
+    seeds = torch.where(draws < 0.01, 1 - draws, torch.zeros_like(draws))
+    seeds[0, 0, 0], seeds[1, h - 1, w - 2] = 1.0, 0.7  # streaks that wrap around the corners
+    angle = torch.tensor([0.3, -0.4, 1.2], dtype=torch.float64)
+    length = torch.tensor([20.0, 9.0, 30.0], dtype=torch.float64)
+    thickness = torch.tensor([0.6, 1.1, 0.8], dtype=torch.float64)
+    kernel_at = partial(
+        line_values, angle=angle[:, None], length=length[:, None], thickness=thickness[:, None]
+    )
+    out = stamp_filter(seeds, kernel_at, radius=math.ceil(15 + 6 * 1.1))
+    kernels = line_kernel(h, w, angle, length, thickness, "cpu", torch.float64).numpy()
+    ref = np.real(np.fft.ifft2(np.fft.fft2(seeds.numpy()) * np.fft.fft2(kernels)))
+    np.testing.assert_allclose(out.numpy(), ref, atol=1e-7)
+    one = stamp_filter(
+        seeds[1:2],
+        partial(
+            line_values, angle=angle[1:2, None], length=length[1:2, None], thickness=thickness[1:2, None]
+        ),
+        radius=math.ceil(15 + 6 * 1.1),
+    )
+    assert torch.equal(one[0], out[1])

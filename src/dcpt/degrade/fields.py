@@ -9,7 +9,7 @@ does not grow with streak length or flake size. The wrap-around is harmless for 
 from __future__ import annotations
 
 import math
-from typing import Sequence, Tuple
+from typing import Callable, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -46,13 +46,63 @@ def line_kernel(
     full length and `thickness` the Gaussian sigma across the line, both in pixels; all are ``(B,)``.
     """
     dy, dx = wrapped_offsets(height, width, device, dtype)
-    sin, cos = torch.sin(angle)[:, None, None], torch.cos(angle)[:, None, None]
+    return line_values(dy, dx, angle[:, None, None], length[:, None, None], thickness[:, None, None])
+
+
+def line_values(dy: Tensor, dx: Tensor, angle: Tensor, length: Tensor, thickness: Tensor) -> Tensor:
+    """The soft line segment of `line_kernel` at offsets ``(dy, dx)``; the parameters broadcast with
+    them. Zero beyond half the length along the line, a Gaussian of sigma `thickness` across it."""
+    sin, cos = torch.sin(angle), torch.cos(angle)
     along = dx * sin + dy * cos
     across = dx * cos - dy * sin
-    half = (length / 2)[:, None, None]
-    taper = (1 - (along / half) ** 2).clamp(min=0).sqrt()
-    sigma = thickness[:, None, None]
-    return taper * torch.exp(-0.5 * (across / sigma) ** 2)
+    taper = (1 - (along / (length / 2)) ** 2).clamp(min=0).sqrt()
+    return taper * torch.exp(-0.5 * (across / thickness) ** 2)
+
+
+def stamp_filter(
+    seeds: Tensor, kernel_at: Callable[[Tensor, Tensor], Tensor], radius: int, floor: float = 1e-8
+) -> Tensor:
+    """`fft_filter` for sparse `seeds` (``B x H x W``) and kernels that vanish beyond `radius` pixels:
+    each seed adds its weight times its sample's kernel around it, wrapping at the borders.
+
+    ``kernel_at(dy, dx)`` gives the ``B x M`` kernel values at the ``M`` offsets of the box of side
+    ``2 radius + 1`` (clipped to the wrapped grid); values under `floor` are left out. The cost is
+    seeds times kernel support instead of an FFT of the whole image per sample, and a sample's result
+    depends on that sample alone (its additions run in one fixed order), whatever batch it is in.
+    """
+    batch, height, width = seeds.shape
+    device = seeds.device
+    top, left = min(radius, height // 2), min(radius, width // 2)
+    bottom, right = min(radius, height - height // 2 - 1), min(radius, width - width // 2 - 1)
+    dy = torch.arange(-top, bottom + 1, device=device)
+    dx = torch.arange(-left, right + 1, device=device)
+    dy, dx = (t.reshape(-1) for t in torch.meshgrid(dy, dx, indexing="ij"))
+    values = kernel_at(dy.to(seeds.dtype), dx.to(seeds.dtype)).expand(batch, -1)
+    # each sample's kept offsets first (stable order), padded with zero-valued entries to a common count
+    keep = values > floor
+    order = torch.sort(keep.to(torch.uint8), dim=1, descending=True, stable=True).indices
+    order = order[:, : max(1, int(keep.sum(1).max()))]
+    kept_values = values.gather(1, order) * keep.gather(1, order)
+    # stamp on a canvas with a margin of the box's reach, then fold the margins back (wrap-around)
+    canvas_h, canvas_w = height + top + bottom, width + left + right
+    flat = seeds.reshape(-1)
+    where = flat.nonzero().squeeze(1)
+    sample = where // (height * width)
+    y, x = (where // width) % height, where % width
+    base = (sample * canvas_h + y + top) * canvas_w + x + left
+    step = (dy * canvas_w + dx)[order]
+    canvas = torch.zeros(batch * canvas_h * canvas_w, device=device, dtype=seeds.dtype)
+    canvas.index_add_(
+        0, (base[:, None] + step[sample]).reshape(-1), (flat[where, None] * kept_values[sample]).reshape(-1)
+    )
+    canvas = canvas.view(batch, canvas_h, canvas_w)
+    rows = canvas[:, top : top + height].clone()
+    rows[:, height - top :] += canvas[:, :top]
+    rows[:, :bottom] += canvas[:, top + height :]
+    out = rows[..., left : left + width].clone()
+    out[..., width - left :] += rows[..., :left]
+    out[..., :right] += rows[..., left + width :]
+    return out
 
 
 def blob_kernel(

@@ -57,6 +57,17 @@ def test_gaussian_kernel_matches_formula():
     assert k[c + along[1], c + along[0]] > 10 * k[c + across[1], c + across[0]]
 
 
+def test_narrow_kernels_hold_no_subnormal_floats():
+    """The tails of a narrow rotated Gaussian underflow to subnormal floats (exp(-98) here), which
+    make CPU convolutions up to 100x slower: they must be exactly zero, and the rest the formula."""
+    sx, sy, th, size = 2.4, 0.5, 0.7, 15
+    k = K.gaussian_kernel(sx, sy, th, size)
+    assert not ((k != 0) & (k.abs() < torch.finfo(torch.float32).tiny)).any()
+    ref = K.gaussian_kernel(sx, sy, th, size, dtype=torch.float64)
+    assert (ref < torch.finfo(torch.float32).tiny).any()  # the case exists
+    torch.testing.assert_close(k.double(), torch.where(k > 0, ref, 0.0), rtol=1e-5, atol=1e-30)
+
+
 def test_isotropic_gaussian_is_outer_product_of_1d():
     g = K.gaussian_kernel1d(1.7, 11, dtype=torch.float64)
     assert torch.allclose(

@@ -74,6 +74,28 @@ def test_dcpt_loss_is_weighted_ce_plus_l1():
     assert logs["acc"].item() == pytest.approx(np.mean(logits.argmax(1).numpy() == batch["label"].numpy()))
 
 
+@pytest.mark.parametrize("taps", ["decoder", "encoder"])
+def test_dcpt_one_pass_over_lq_and_gt_equals_the_two_passes_written_out(taps):
+    """NAFNet runs DCPT's two forward passes as one over [lq; gt]: the loss and every gradient must be
+    those of net.features(lq) and net(gt) computed separately (in float64; the objective casts the scores to float32)."""
+    torch.manual_seed(0)
+    net = create_model("nafnet-tiny").double()
+    cls = DegradationClassifier(net.feature_channels, 5, taps=taps).double()
+    g = torch.Generator().manual_seed(1)
+    gt = torch.rand(3, 3, 32, 32, generator=g, dtype=torch.float64)
+    batch = {"lq": (gt + 0.1 * torch.randn(gt.shape, generator=g, dtype=torch.float64)).clamp(0, 1), "gt": gt}
+    batch["label"] = torch.tensor([0, 3, 4])
+    loss, _ = DcptObjective(cls_weight=0.7, rec_weight=2.0)(batch, {"net": net, "classifier": cls})
+    grads = torch.autograd.grad(loss, [*net.parameters(), *cls.parameters()])
+    kwargs = {} if taps == "decoder" else {"taps": taps}
+    logits = cls(net.features(batch["lq"], **kwargs))
+    ref = 0.7 * torch.nn.functional.cross_entropy(logits, batch["label"]) + 2.0 * (net(gt) - gt).abs().mean()
+    ref_grads = torch.autograd.grad(ref, [*net.parameters(), *cls.parameters()])
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-6)  # the objective scores in float32
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
 def test_classifier_sees_features_only_and_ce_reaches_net_through_them():
     net, cls, batch = TinyNet(), SpyClassifier(), _batch()
     loss, _ = DcptObjective(cls_weight=1.0, rec_weight=0.0)(batch, {"net": net, "classifier": cls})

@@ -213,6 +213,13 @@ class NAFNet(nn.Module):
     def features(self, x: torch.Tensor, taps: str = "decoder") -> List[torch.Tensor]:
         return self._run(x, head=False, taps=taps)[1]
 
+    def forward_and_features(
+        self, x: torch.Tensor, taps: str = "decoder"
+    ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """``(forward(x), features(x, taps))`` from one pass: DCPT's step restores `gt` and reads the
+        features of `lq`, and one pass over both batches is cheaper than two."""
+        return self._run(x, taps=taps)
+
     def forward_masked(
         self, x: torch.Tensor, mask: torch.Tensor, taps: str = "decoder", through: str = "all"
     ) -> Tuple[torch.Tensor, List[torch.Tensor]]:

@@ -52,6 +52,7 @@ CLONE_HINT = (
 # (name, side, channels_last, bf16, compile, tiles per forward)
 VARIANTS = [
     ("release fp32", "release", False, False, False, 1),
+    ("release bf16 (same autocast)", "release", False, True, False, 1),
     ("dcpt plain (NCHW, batch 1)", "dcpt", False, False, False, 1),
     ("dcpt channels-last + fused norm", "dcpt", True, False, False, 1),
     ("dcpt channels-last, 4 tiles/forward", "dcpt", True, False, False, 4),
@@ -97,7 +98,7 @@ def worker(job: dict) -> None:
     device = torch.device(job["device"])
     if job["side"] == "release":
         net = release_net(job["model"], Path(job["weights"]), Path(job["scratch"])).to(device)
-        run = prepare(net, InferenceOptions(channels_last=False))
+        run = prepare(net, InferenceOptions(channels_last=False, bf16=job["bf16"]))
     else:
         from dcpt.infer.restore import load_model
 
@@ -239,7 +240,7 @@ def main() -> None:
     ]
     if args.only:
         keep = [k.strip() for k in args.only.split(",")]
-        variants = [v for v in variants if v[1] == "release" or any(k in v[0] for k in keep)]
+        variants = [v for v in variants if v[0] == "release fp32" or any(k in v[0] for k in keep)]
     if args.device.startswith("cuda"):
         variants = [v for v in variants if not v[2] or v[3]]  # channels-last matters on CPU; keep bf16
     torch.set_num_threads(args.threads)

@@ -138,3 +138,18 @@ def test_stamp_filter_is_the_circular_convolution_numpy_computes(size):
         radius=math.ceil(15 + 6 * 1.1),
     )
     assert torch.equal(one[0], out[1])
+
+
+def test_rain_filters_large_images_by_fft_and_small_ones_by_stamping_to_the_same_layer(monkeypatch):
+    """Above `STAMP_MAX_SIDE` the streaks are filtered by FFT: forcing either path on one 200-pixel
+    image gives the same layer to float round-off."""
+    from dcpt.degrade import weather_rain
+
+    def layer(max_side):
+        monkeypatch.setattr(weather_rain, "STAMP_MAX_SIDE", max_side)
+        gens = sample_generators(2, "cpu", seeds=[4, 5])
+        return rain_layer(torch.tensor([0.2, 0.9]), gens, 200, 208, "cpu", torch.float64)[0]
+
+    by_fft, stamped = layer(100), layer(1000)
+    assert (stamped > 0.1).float().mean() > 0.01  # streaks are there
+    torch.testing.assert_close(by_fft, stamped, rtol=0, atol=1e-7)

@@ -71,8 +71,8 @@ class DataConfig:
     synthetic training crop is cut (scale augmentation; (1, 1) is off). Paired folders are never
     rescaled: resizing would change their degradation. `gamma_range` (low, high) raises each synthetic
     training crop to a power drawn log-uniformly in that range before it is degraded (tone
-    augmentation; (1, 1) is off): a few photographs then show many brightness and contrast profiles,
-    so a net cannot take "bright and flat" for haze or "dark" for low light. `on_bad_sample` decides what an unreadable
+    augmentation, (1, 1) is off: a few photographs show more brightness and contrast profiles).
+    `on_bad_sample` decides what an unreadable
     image does: ``error`` stops the run naming it, ``skip`` leaves it out with a warning, unless more
     than `max_bad_fraction` of a source's images are bad (then the run stops: the folder is wrong)."""
 

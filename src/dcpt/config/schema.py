@@ -72,9 +72,9 @@ class DataConfig:
     rescaled: resizing would change their degradation. `gamma_range` (low, high) raises each synthetic
     training crop to a power drawn log-uniformly in that range before it is degraded (tone
     augmentation, (1, 1) is off: a few photographs show more brightness and contrast profiles).
-    `on_bad_sample` decides what an unreadable
-    image does: ``error`` stops the run naming it, ``skip`` leaves it out with a warning, unless more
-    than `max_bad_fraction` of a source's images are bad (then the run stops: the folder is wrong)."""
+    `on_bad_sample` decides what an unreadable image does: ``error`` stops the run naming it, ``skip``
+    leaves it out with a warning, unless more than `max_bad_fraction` of a source's images are bad
+    (then the run stops: the folder is wrong)."""
 
     train: List[SourceConfig] = field(default_factory=list)
     val: List[SourceConfig] = field(default_factory=list)

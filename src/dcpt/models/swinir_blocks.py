@@ -104,8 +104,23 @@ class WindowAttention(nn.Module):
         bias = self.position_bias()
         if mask is not None:
             bias = mask[:, None] if bias is None else bias + mask[:, None]
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=None if bias is None else bias.to(q.dtype))
+        if windows.device.type == "cpu":
+            out = _attention_written_out(q, k, v, bias)
+        else:
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=None if bias is None else bias.to(q.dtype)
+            )
         return self.proj(out.transpose(2, 3).reshape(b, nw, n, c))
+
+
+def _attention_written_out(q: Tensor, k: Tensor, v: Tensor, bias: Optional[Tensor]) -> Tensor:
+    """``softmax(q k^T / sqrt(d) + bias) v`` as three plain ops. On the CPU, for windows of 64 tokens,
+    this is 4-5x faster than `scaled_dot_product_attention` (fp32 and bf16 alike; benchmarks in
+    docs/performance.md), and it is the releases' own order of operations."""
+    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+    if bias is not None:
+        scores = scores + bias.to(scores.dtype)
+    return scores.softmax(dim=-1) @ v
 
 
 class Mlp(nn.Module):

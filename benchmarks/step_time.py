@@ -49,6 +49,7 @@ from dcpt.objectives import DcptObjective
 BATCH, PATCH, CLASSES, THREADS, LR = 4, 64, 6, 2, 2e-4
 NET = dict(width=16, enc_blk_nums=[1, 1, 1, 28], middle_blk_num=1, dec_blk_nums=[1, 1, 1, 1])
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+ENGINE_DEFAULT: dict = dict(channels_last=True, optimizer="fused", one_pass=True)  # what `dcpt pretrain` runs
 
 
 @dataclass(frozen=True)
@@ -195,31 +196,12 @@ def main() -> None:
         Variant("ours + fused AdamW", optimizer="fused"),
         Variant("ours + channels_last", channels_last=True),
         Variant("ours + channels_last + fused AdamW", channels_last=True, optimizer="fused"),
-        Variant(
-            "ours + channels_last + fused + one pass (engine default)",
-            channels_last=True,
-            optimizer="fused",
-            one_pass=True,
-        ),
-        Variant(
-            "ours + default + flush denormals",
-            channels_last=True,
-            optimizer="fused",
-            one_pass=True,
-            flush_denormal=True,
-        ),
+        Variant("ours + channels_last + fused + one pass (engine default)", **ENGINE_DEFAULT),
+        Variant("ours + default + flush denormals", **ENGINE_DEFAULT, flush_denormal=True),
         Variant("ours + bf16 autocast (not exact)", bf16=True),
     ]
     if args.compile:
-        variants.append(
-            Variant(
-                "ours + default + torch.compile",
-                channels_last=True,
-                optimizer="fused",
-                one_pass=True,
-                compile=True,
-            )
-        )
+        variants.append(Variant("ours + default + torch.compile", **ENGINE_DEFAULT, compile=True))
 
     steps = [build_official(v, checkout) if v.official else build_ours(v) for v in variants]
     n_params = sum(p.numel() for m in steps[1][1].values() for p in m.parameters())

@@ -260,8 +260,8 @@ def test_gamma_range_draws_log_uniform_exponents_and_bad_ranges_are_refused():
 
     grey = torch.full((3, 24, 24), 0.5)
     ds = SyntheticDataset([grey], TWO_OPS[:1], patch_size=8, length=400, gamma_range=(0.5, 2.0))
-    logs = np.array([np.log(float(ds[i]["gt"].mean()) + 0.0) / np.log(0.5) for i in range(len(ds))])
-    logs = np.log(logs)
+    gammas = np.array([np.log(float(ds[i]["gt"].mean())) / np.log(0.5) for i in range(len(ds))])
+    logs = np.log(gammas)
     assert logs.min() >= np.log(0.5) - 1e-6 and logs.max() <= np.log(2.0) + 1e-6
     assert stats.kstest(logs, stats.uniform(loc=np.log(0.5), scale=np.log(4.0)).cdf).pvalue > 0.01
     for bad in ((0.0, 1.0), (2.0, 0.5), "big"):

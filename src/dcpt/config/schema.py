@@ -179,18 +179,13 @@ class RunConfig:
     def validate(self) -> "RunConfig":
         """The declared ranges of every field, then checks across fields; returns self."""
         check_bounds(self)
-        lo, hi = self.data.scale_range
-        if lo > hi:
-            raise ConfigError(
-                f"config key 'data.scale_range': expected [low, high] with 0 < low <= high <= 1, "
-                f"got {list(self.data.scale_range)}"
-            )
-        lo, hi = self.data.gamma_range
-        if lo > hi:
-            raise ConfigError(
-                f"config key 'data.gamma_range': expected [low, high] with 0 < low <= high <= 10, "
-                f"got {list(self.data.gamma_range)}"
-            )
+        for key, upper in (("scale_range", 1), ("gamma_range", 10)):
+            lo, hi = getattr(self.data, key)
+            if lo > hi:
+                raise ConfigError(
+                    f"config key 'data.{key}': expected [low, high] with 0 < low <= high <= {upper}, "
+                    f"got {[lo, hi]}"
+                )
         if self.optim.min_lr > self.optim.lr:
             raise ConfigError(
                 f"config key 'optim.min_lr': expected <= optim.lr ({self.optim.lr}), got {self.optim.min_lr}"

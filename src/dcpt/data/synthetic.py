@@ -216,8 +216,8 @@ class SyntheticDataset(Dataset):
             raise ConfigError(f"patch_size must be a positive number of pixels, got {patch_size}")
         self.seed, self.epoch = int(seed), 0
         self.flips, self.rotations = flips, rotations
-        self.scale_range = _checked_scale_range(scale_range)
-        self.gamma_range = _checked_gamma_range(gamma_range)
+        self.scale_range = _checked_range("scale_range", scale_range, 1.0)
+        self.gamma_range = _checked_range("gamma_range", gamma_range, None)
         self.pad_small, self.degrade_on_device, self.cache = pad_small, degrade_on_device, cache
         self.entries = _source_entries(source)
         self.bad = BadSamples(bad_samples, len(self.entries), "clean images")
@@ -318,23 +318,15 @@ def draw_gamma(g: torch.Generator, gamma_range: Tuple[float, float]) -> float:
     return math.exp(lo + (hi - lo) * float(torch.rand((), generator=g, dtype=torch.float64)))
 
 
-def _checked_gamma_range(gamma_range) -> Tuple[float, float]:
+def _checked_range(name: str, value, upper: Optional[float]) -> Tuple[float, float]:
+    """``(low, high)`` of `value` as floats, refused unless ``0 < low <= high`` (``<= upper`` if given)."""
     try:
-        lo, hi = (float(v) for v in gamma_range)
+        lo, hi = (float(v) for v in value)
     except (TypeError, ValueError):
-        raise ConfigError(f"gamma_range must be two numbers (low, high), got {gamma_range!r}") from None
-    if not 0 < lo <= hi:
-        raise ConfigError(f"gamma_range must satisfy 0 < low <= high, got ({lo}, {hi})")
-    return lo, hi
-
-
-def _checked_scale_range(scale_range) -> Tuple[float, float]:
-    try:
-        lo, hi = (float(v) for v in scale_range)
-    except (TypeError, ValueError):
-        raise ConfigError(f"scale_range must be (low, high), got {scale_range!r}") from None
-    if not 0.0 < lo <= hi <= 1.0:
-        raise ConfigError(f"scale_range must satisfy 0 < low <= high <= 1, got ({lo:g}, {hi:g})")
+        raise ConfigError(f"{name} must be (low, high), got {value!r}") from None
+    if not (0.0 < lo <= hi and (upper is None or hi <= upper)):
+        bound = "" if upper is None else f" <= {upper:g}"
+        raise ConfigError(f"{name} must satisfy 0 < low <= high{bound}, got ({lo:g}, {hi:g})")
     return lo, hi
 
 

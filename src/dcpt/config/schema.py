@@ -72,6 +72,8 @@ class DataConfig:
     rescaled: resizing would change their degradation. `gamma_range` (low, high) raises each synthetic
     training crop to a power drawn log-uniformly in that range before it is degraded (tone
     augmentation, (1, 1) is off: a few photographs show more brightness and contrast profiles).
+    `smooth_band_fraction` of the synthetic training crops get a band of smooth sky- or cloth-like
+    field along one side before they are degraded (0 is off; dcpt.data.smooth_bands says why).
     `on_bad_sample` decides what an unreadable image does: ``error`` stops the run naming it, ``skip``
     leaves it out with a warning, unless more than `max_bad_fraction` of a source's images are bad
     (then the run stops: the folder is wrong)."""
@@ -81,6 +83,7 @@ class DataConfig:
     patch_size: int = bounded(64, ge=1)
     scale_range: Tuple[float, float] = bounded((1.0, 1.0), gt=0, le=1)
     gamma_range: Tuple[float, float] = bounded((1.0, 1.0), gt=0, le=10)
+    smooth_band_fraction: float = bounded(0.0, ge=0, le=1)
     val_patch_size: Optional[int] = bounded(
         None, ge=1
     )  # None: whole images, one per batch (paired) / patch_size (synthetic)

@@ -27,6 +27,7 @@ from ..errors import ConfigError, DataError
 from .bad_samples import BadSamplePolicy, BadSamples, Unreadable
 from .crops import augment, check_patch, draw_augment, draw_crop, draw_scale, pad_to_patch, resize_crop
 from .io import list_images, read_image
+from .smooth_bands import add_smooth_band
 
 SEED_LIMIT = 2**62
 
@@ -182,7 +183,8 @@ class SyntheticDataset(Dataset):
     `scale_range` ``(lo, hi)`` with ``lo < 1`` shrinks each photograph by a random factor in that
     range before cropping (`draw_scale`); the default ``(1, 1)`` draws nothing, keeping old streams.
     `gamma_range` likewise raises each clean crop to a power drawn log-uniformly in that range
-    (`draw_gamma`), drawn last so that the other draws of an item do not move.
+    (`draw_gamma`), drawn after the others so that they do not move; `smooth_band_fraction` of the
+    crops then get a smooth band (`smooth_bands`), drawn last.
 
     With ``degrade_on_device=True`` items carry no ``"lq"``; call `degrade_batch` on the collated
     batch to degrade it on the GPU with the same result as the per-item path on the CPU.
@@ -207,6 +209,7 @@ class SyntheticDataset(Dataset):
         cache: bool = True,
         scale_range: Tuple[float, float] = (1.0, 1.0),
         gamma_range: Tuple[float, float] = (1.0, 1.0),
+        smooth_band_fraction: float = 0.0,
         bad_samples: Optional[BadSamplePolicy] = None,
     ):
         self.classes = parse_classes(classes)
@@ -218,6 +221,9 @@ class SyntheticDataset(Dataset):
         self.flips, self.rotations = flips, rotations
         self.scale_range = _checked_range("scale_range", scale_range, 1.0)
         self.gamma_range = _checked_range("gamma_range", gamma_range, None)
+        if not 0.0 <= float(smooth_band_fraction) <= 1.0:
+            raise ConfigError(f"smooth_band_fraction must be in [0, 1], got {smooth_band_fraction}")
+        self.smooth_band_fraction = float(smooth_band_fraction)
         self.pad_small, self.degrade_on_device, self.cache = pad_small, degrade_on_device, cache
         self.entries = _source_entries(source)
         self.bad = BadSamples(bad_samples, len(self.entries), "clean images")
@@ -304,6 +310,8 @@ class SyntheticDataset(Dataset):
         gt = augment(crop, hflip and self.flips, vflip and self.flips, turns if self.rotations else 0)
         if self.gamma_range != (1.0, 1.0):
             gt = gt.clamp(min=0.0) ** draw_gamma(g, self.gamma_range)
+        if self.smooth_band_fraction > 0 and float(torch.rand((), generator=g)) < self.smooth_band_fraction:
+            gt = add_smooth_band(g, gt)
         item = {"gt": gt.clone(), "label": label, "level": level, "seed": seed}
         if not self.degrade_on_device:
             levels = torch.tensor([level], dtype=torch.float64)

@@ -64,7 +64,7 @@ def build_dataset(
     train: bool = True,
 ) -> Dataset:
     """One labelled data set over `sources`; `patch_size` None reads whole paired images. Only
-    training crops get ``data.scale_range`` and ``data.gamma_range``: validation measures the
+    training crops get ``data.scale_range``, ``data.gamma_range`` and ``data.smooth_band_fraction``: validation measures the
     photographs as they are.
     ``data.on_bad_sample`` / ``data.max_bad_fraction`` apply to each source's files."""
     from ..data import PairedFolderDataset, SyntheticDataset
@@ -97,6 +97,7 @@ def build_dataset(
                 pad_small=True,
                 scale_range=data.scale_range if train else (1.0, 1.0),
                 gamma_range=data.gamma_range if train else (1.0, 1.0),
+                smooth_band_fraction=data.smooth_band_fraction if train else 0.0,
                 bad_samples=policy,
             )
         else:

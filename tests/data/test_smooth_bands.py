@@ -42,7 +42,7 @@ def test_the_band_covers_one_side_to_its_drawn_depth_and_leaves_the_rest_exact()
         assert torch.equal(out[:, kept], photo[:, kept])
         field = smooth_field(torch.Generator().manual_seed(seed), size)
         torch.testing.assert_close(out[:, full], field[:, full], rtol=0, atol=1e-6)
-        # the soft edge is at most EDGE + 1 pixels wide
+        # a soft edge exists, at most EDGE + 1 pixels wide
         assert int(((mask > 0) & (mask < 1)).any(1 if side in ("left", "right") else 0).sum()) >= 1
         assert int((mask > 0).sum() - full.sum()) <= (EDGE + 1) * size
     assert sides == {"top", "bottom", "left", "right"}

@@ -111,6 +111,31 @@ def test_the_config_key_reaches_training_crops_only():
         a = build_dataset(plain.data.train, plain.data, names, 32, 4, 0, train=train)[1]["gt"]
         b = build_dataset(banded.data.train, banded.data, names, 32, 4, 0, train=train)[1]["gt"]
         assert torch.equal(a, b) is (not train)
+    skipped = config_from_dict(raw, ["data.smooth_band_fraction=1", "data.smooth_band_skip=[gaussian_noise]"])
+    c = build_dataset(skipped.data.train, skipped.data, names, 32, 4, 0, train=True)[1]["gt"]
+    a = build_dataset(plain.data.train, plain.data, names, 32, 4, 0, train=True)[1]["gt"]
+    assert torch.equal(a, c)
     with pytest.raises(ConfigError, match="smooth_band_fraction"):
         config_from_dict(raw, ["data.smooth_band_fraction=2"])
     assert np.isclose(banded.data.smooth_band_fraction, 1.0)
+
+
+def test_classes_named_in_smooth_band_skip_never_get_a_band():
+    """At fraction 1 every crop of the other classes is banded and none of the skipped class's; a
+    name that is not a class is refused."""
+    photo = torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(2))
+    plain = SyntheticDataset([photo], OPS, patch_size=32, length=40, seed=4)
+    skip = SyntheticDataset(
+        [photo],
+        OPS,
+        patch_size=32,
+        length=40,
+        seed=4,
+        smooth_band_fraction=1.0,
+        smooth_band_skip=["gaussian_blur"],
+    )
+    for i in range(40):
+        same = torch.equal(plain[i]["gt"], skip[i]["gt"])
+        assert same is (OPS[skip[i]["label"]] == "gaussian_blur")
+    with pytest.raises(ConfigError, match="smooth_band_skip"):
+        SyntheticDataset([photo], OPS, patch_size=8, smooth_band_fraction=0.5, smooth_band_skip=["haze"])

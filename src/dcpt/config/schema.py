@@ -73,7 +73,8 @@ class DataConfig:
     training crop to a power drawn log-uniformly in that range before it is degraded (tone
     augmentation, (1, 1) is off: a few photographs show more brightness and contrast profiles).
     `smooth_band_fraction` of the synthetic training crops get a band of smooth sky- or cloth-like
-    field along one side before they are degraded (0 is off; dcpt.data.smooth_bands says why).
+    field along one side before they are degraded (0 is off; dcpt.data.smooth_bands says why), except
+    the crops of the classes named in `smooth_band_skip`.
     `on_bad_sample` decides what an unreadable image does: ``error`` stops the run naming it, ``skip``
     leaves it out with a warning, unless more than `max_bad_fraction` of a source's images are bad
     (then the run stops: the folder is wrong)."""
@@ -84,6 +85,7 @@ class DataConfig:
     scale_range: Tuple[float, float] = bounded((1.0, 1.0), gt=0, le=1)
     gamma_range: Tuple[float, float] = bounded((1.0, 1.0), gt=0, le=10)
     smooth_band_fraction: float = bounded(0.0, ge=0, le=1)
+    smooth_band_skip: List[str] = field(default_factory=list)
     val_patch_size: Optional[int] = bounded(
         None, ge=1
     )  # None: whole images, one per batch (paired) / patch_size (synthetic)

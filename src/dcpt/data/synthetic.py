@@ -184,7 +184,8 @@ class SyntheticDataset(Dataset):
     range before cropping (`draw_scale`); the default ``(1, 1)`` draws nothing, keeping old streams.
     `gamma_range` likewise raises each clean crop to a power drawn log-uniformly in that range
     (`draw_gamma`), drawn after the others so that they do not move; `smooth_band_fraction` of the
-    crops then get a smooth band (`smooth_bands`), drawn last.
+    crops then get a smooth band (`smooth_bands`), drawn last, except those of the classes named in
+    `smooth_band_skip`.
 
     With ``degrade_on_device=True`` items carry no ``"lq"``; call `degrade_batch` on the collated
     batch to degrade it on the GPU with the same result as the per-item path on the CPU.
@@ -210,6 +211,7 @@ class SyntheticDataset(Dataset):
         scale_range: Tuple[float, float] = (1.0, 1.0),
         gamma_range: Tuple[float, float] = (1.0, 1.0),
         smooth_band_fraction: float = 0.0,
+        smooth_band_skip: Sequence[str] = (),
         bad_samples: Optional[BadSamplePolicy] = None,
     ):
         self.classes = parse_classes(classes)
@@ -224,6 +226,10 @@ class SyntheticDataset(Dataset):
         if not 0.0 <= float(smooth_band_fraction) <= 1.0:
             raise ConfigError(f"smooth_band_fraction must be in [0, 1], got {smooth_band_fraction}")
         self.smooth_band_fraction = float(smooth_band_fraction)
+        unknown = sorted(set(smooth_band_skip) - set(self.class_names))
+        if unknown:
+            raise ConfigError(f"smooth_band_skip names {unknown}, not classes of {self.class_names}")
+        self._band_labels = {i for i, name in enumerate(self.class_names) if name not in smooth_band_skip}
         self.pad_small, self.degrade_on_device, self.cache = pad_small, degrade_on_device, cache
         self.entries = _source_entries(source)
         self.bad = BadSamples(bad_samples, len(self.entries), "clean images")
@@ -310,8 +316,9 @@ class SyntheticDataset(Dataset):
         gt = augment(crop, hflip and self.flips, vflip and self.flips, turns if self.rotations else 0)
         if self.gamma_range != (1.0, 1.0):
             gt = gt.clamp(min=0.0) ** draw_gamma(g, self.gamma_range)
-        if self.smooth_band_fraction > 0 and float(torch.rand((), generator=g)) < self.smooth_band_fraction:
-            gt = add_smooth_band(g, gt)
+        if self.smooth_band_fraction > 0 and label in self._band_labels:
+            if float(torch.rand((), generator=g)) < self.smooth_band_fraction:
+                gt = add_smooth_band(g, gt)
         item = {"gt": gt.clone(), "label": label, "level": level, "seed": seed}
         if not self.degrade_on_device:
             levels = torch.tensor([level], dtype=torch.float64)

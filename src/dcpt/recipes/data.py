@@ -98,6 +98,7 @@ def build_dataset(
                 scale_range=data.scale_range if train else (1.0, 1.0),
                 gamma_range=data.gamma_range if train else (1.0, 1.0),
                 smooth_band_fraction=data.smooth_band_fraction if train else 0.0,
+                smooth_band_skip=data.smooth_band_skip,
                 bad_samples=policy,
             )
         else:

@@ -64,8 +64,8 @@ def build_dataset(
     train: bool = True,
 ) -> Dataset:
     """One labelled data set over `sources`; `patch_size` None reads whole paired images. Only
-    training crops get ``data.scale_range``, ``data.gamma_range`` and ``data.smooth_band_fraction``: validation measures the
-    photographs as they are.
+    training crops get ``data.scale_range``, ``data.gamma_range`` and ``data.smooth_band_fraction``:
+    validation measures the photographs as they are.
     ``data.on_bad_sample`` / ``data.max_bad_fraction`` apply to each source's files."""
     from ..data import PairedFolderDataset, SyntheticDataset
     from ..data.bad_samples import BadSamplePolicy

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..errors import ConfigError, DcptError
 from .classifier import TAPS, check_taps
-from .layers import LayerNorm2d, LocalAvgPool2d, SimpleGate, pad_to_multiple
+from .layers import LayerNorm2d, LocalAvgPool2d, PointwiseConv2d, SimpleGate, pad_to_multiple
 from .masking import check_mask, check_through, fill_from_visible, masked_mean, resize_mask
 from .registry import register_arch, register_model
 
@@ -54,13 +54,13 @@ class NAFBlock(nn.Module):
         super().__init__()
         dw = c * dw_expand
         ffn = c * ffn_expand
-        self.conv1 = nn.Conv2d(c, dw, 1)
+        self.conv1 = PointwiseConv2d(c, dw)
         self.conv2 = nn.Conv2d(dw, dw, 3, padding=1, groups=dw)
-        self.conv3 = nn.Conv2d(dw // 2, c, 1)
-        self.sca = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(dw // 2, dw // 2, 1))
+        self.conv3 = PointwiseConv2d(dw // 2, c)
+        self.sca = nn.Sequential(nn.AdaptiveAvgPool2d(1), PointwiseConv2d(dw // 2, dw // 2))
         self.sg = SimpleGate()
-        self.conv4 = nn.Conv2d(c, ffn, 1)
-        self.conv5 = nn.Conv2d(ffn // 2, c, 1)
+        self.conv4 = PointwiseConv2d(c, ffn)
+        self.conv5 = PointwiseConv2d(ffn // 2, c)
         self.norm1 = LayerNorm2d(c, eps=norm_eps)
         self.norm2 = LayerNorm2d(c, eps=norm_eps)
         self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
@@ -192,7 +192,7 @@ class NAFNet(nn.Module):
             chan *= 2
         self.middle_blks = stage(chan, middle_blk_num)
         for i, num in enumerate(dec_blk_nums):
-            self.ups.append(nn.Sequential(nn.Conv2d(chan, chan * 2, 1, bias=False), nn.PixelShuffle(2)))
+            self.ups.append(nn.Sequential(PointwiseConv2d(chan, chan * 2, bias=False), nn.PixelShuffle(2)))
             chan //= 2
             if naming == "megvii":
                 self.decoders.append(stage(chan, num))

@@ -51,6 +51,13 @@ def layer_norm_2d_reference(
     return x * weight[:, None, None] + bias[:, None, None]
 
 
+GEMM_MIN_CHANNELS = 64
+"""`PointwiseConv2d` runs as a GEMM from this many input and output channels. Alone, a 16-32 channel
+1 x 1 convolution at 32-64 pixels a side was 1.1-1.2x slower as a GEMM; in the whole NAFNet forward
+and backward (2 threads, interleaved) this threshold gave 0.90x the convolutions' time for
+nafnet-tiny at 4 x 128 px (0.93x with no threshold) and 0.89x for nafnet-w16-28 at 8 x 64 px."""
+
+
 class PointwiseConv2d(nn.Conv2d):
     """A 1 x 1 convolution (`nn.Conv2d`'s parameters and state-dict keys) that runs as a matrix product
     on channels-last CPU tensors.
@@ -58,8 +65,8 @@ class PointwiseConv2d(nn.Conv2d):
     Why: on a channels-last map a pixel's channels are adjacent, so the permuted view is a contiguous
     ``(B H W) x C`` matrix and `F.linear` is one GEMM, forward and backward. On this CPU oneDNN's 1 x 1
     convolution costs 1.2-1.7x as much at NAFNet's deep stages (128 channels at 8 x 8 and 64 at
-    16 x 16), and the whole NAFNet forward and backward of the step benchmark takes 10% less. Other
-    layouts and devices keep the convolution. Both paths agree to fp32 round-off
+    16 x 16), and the whole NAFNet forward and backward of the step benchmark takes 10% less. Narrow
+    layers (`GEMM_MIN_CHANNELS`), other layouts and devices keep the convolution. Both paths agree to fp32 round-off
     (tests/models/test_fused_norms.py).
     """
 
@@ -67,7 +74,12 @@ class PointwiseConv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        if (
+            min(self.in_channels, self.out_channels) >= GEMM_MIN_CHANNELS
+            and x.device.type == "cpu"
+            and x.ndim == 4
+            and x.is_contiguous(memory_format=torch.channels_last)
+        ):
             y = F.linear(x.permute(0, 2, 3, 1), self.weight.flatten(1), self.bias)
             return y.permute(0, 3, 1, 2)
         return super().forward(x)

@@ -66,8 +66,8 @@ class PointwiseConv2d(nn.Conv2d):
     ``(B H W) x C`` matrix and `F.linear` is one GEMM, forward and backward. On this CPU oneDNN's 1 x 1
     convolution costs 1.2-1.7x as much at NAFNet's deep stages (128 channels at 8 x 8 and 64 at
     16 x 16), and the whole NAFNet forward and backward of the step benchmark takes 10% less. Narrow
-    layers (`GEMM_MIN_CHANNELS`), other layouts and devices keep the convolution. Both paths agree to fp32 round-off
-    (tests/models/test_fused_norms.py).
+    layers (`GEMM_MIN_CHANNELS`), other layouts and devices keep the convolution. Both paths agree to
+    fp32 round-off (tests/models/test_pointwise_conv.py).
     """
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True):

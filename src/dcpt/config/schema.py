@@ -107,9 +107,10 @@ class ObjectiveConfig:
     the mask reaches in MaskDCPT's sparse / token modes: ``all`` (the MaskDCPT release's mask
     architectures: every block of encoder, middle and decoder; the reconstruction is scored on visible
     pixels, the only ones the net can restore) or ``encoder`` (dcpt's own variant: sparse encoder,
-    dense decoder that fills the holes, scored on every pixel). `pixel_loss` (restore only): ``l1``
-    or ``psnr``, minus the mean per-image PSNR, which weighs every degradation type by its relative
-    improvement rather than by the size of its error; `l1_weight` adds that many times the L1 to the
+    dense decoder that fills the holes, scored on every pixel). `pixel_loss` (restore only): ``l1``;
+    ``psnr``, minus the mean per-image PSNR, which weighs every degradation type by its relative
+    improvement rather than by the size of its error; or ``relative``, each image's squared error over
+    its input's, whose weights do not fade on an image the net makes worse; `l1_weight` adds that many times the L1 to the
     ``psnr`` loss, so that the types with the largest errors (haze, low light), whose PSNR gradient is
     the smallest, are not left behind. `psnr_cap_db`: the PSNR at which an image stops counting (the
     loss uses ``log10(mse + 10^(-cap/10))``), so that a clean image among the inputs, which a copy
@@ -125,7 +126,7 @@ class ObjectiveConfig:
     mask_through: Literal["all", "encoder"] = "all"
     classifier_taps: Literal["decoder", "encoder"] = "decoder"
     freq_weight: float = bounded(0.0, ge=0)
-    pixel_loss: Literal["l1", "psnr"] = "l1"
+    pixel_loss: Literal["l1", "psnr", "relative"] = "l1"
     l1_weight: float = bounded(0.0, ge=0)
     psnr_cap_db: float = bounded(80.0, gt=0)
 

@@ -4,7 +4,9 @@ The pixel loss is ``l1`` (mean absolute error over the batch) or ``psnr``: minus
 images of each image's PSNR in dB (NAFNet's own training loss). Why ``psnr`` for all-in-one training:
 an L1 over a batch is dominated by the images with the largest errors (haze and low light, 10-15 dB),
 so a net learns their global corrections first and may make mild degradations (rain, blur, 25 dB)
-worse than their inputs; in dB every image counts for its relative improvement, whatever its type.
+worse than their inputs; in dB every image counts for its relative improvement, whatever its type. ``relative`` divides each
+image's squared error by its input's: the same weights as ``psnr`` at the start, but they do not fade
+on an image the net makes worse, so a net cannot buy gains elsewhere with a few ruined crops.
 
 The frequency term is ``freq_weight * mean |FFT2(net(lq)) - FFT2(gt)|`` over the real and imaginary
 parts (an orthonormal 2-D FFT per channel), which sharpens edges that a pixel L1 alone leaves soft.
@@ -28,12 +30,27 @@ def fft_l1(pred: Tensor, target: Tensor) -> Tensor:
     return (fp - ft).abs().mean()
 
 
+def relative_mse_loss(pred: Tensor, target: Tensor, lq: Tensor, cap_db: float = 80.0) -> Tensor:
+    """Mean over images of ``mse(pred, target) / mse(lq, target)``: each image's error as a fraction
+    of its input's. Unlike minus the PSNR, whose gradient ``1 / mse(pred)`` fades on an image the net
+    has made much worse, an image keeps the weight of its input's error however badly it is restored,
+    so a mildly degraded crop turned into a catastrophe costs the most. The input's error is floored
+    at ``10^(-cap/10)`` so that a clean input cannot blow the ratio up."""
+    floor = 10.0 ** (-cap_db / 10.0)
+    mse = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
+    mse_in = (lq.float() - target.float()).pow(2).flatten(1).mean(1).clamp(min=floor)
+    return (mse / mse_in).mean()
+
+
 def psnr_loss(pred: Tensor, target: Tensor, cap_db: float = 80.0) -> Tensor:
     """Minus the mean per-image PSNR (dB, peak 1), each image's PSNR bounded by about `cap_db`:
     ``log10(mse + 10^(-cap/10))`` is smooth, and the gradient of a near-perfect image stays finite."""
     eps = 10.0 ** (-cap_db / 10.0)
     mse = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
     return 10.0 * torch.log10(mse + eps).mean()
+
+
+PIXEL_LOSSES = ("l1", "psnr", "relative")
 
 
 class RestoreObjective:
@@ -46,8 +63,8 @@ class RestoreObjective:
         l1_weight: float = 0.0,
         psnr_cap_db: float = 80.0,
     ):
-        if pixel_loss not in ("l1", "psnr"):
-            raise ValueError(f"pixel_loss must be 'l1' or 'psnr', got {pixel_loss!r}")
+        if pixel_loss not in PIXEL_LOSSES:
+            raise ValueError(f"pixel_loss must be one of {PIXEL_LOSSES}, got {pixel_loss!r}")
         self.freq_weight = freq_weight
         self.pixel_loss = pixel_loss
         self.l1_weight = l1_weight
@@ -63,6 +80,9 @@ class RestoreObjective:
             logs["psnr_loss"] = loss.detach()
             if self.l1_weight:
                 loss = loss + self.l1_weight * l1
+        elif self.pixel_loss == "relative":
+            loss = relative_mse_loss(out, gt, lq, self.psnr_cap_db)
+            logs["relative_loss"] = loss.detach()
         else:
             loss = l1
         if self.freq_weight:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -94,3 +95,17 @@ def test_config_accepts_relative_and_names_the_choices_for_a_typo():
         config_from_dict(raw)
     with pytest.raises(ValueError, match="relative"):
         RestoreObjective(pixel_loss="l2")
+
+
+def test_relative_weight_adds_that_many_relative_losses_to_the_psnr_loss():
+    """``psnr`` plus `relative_weight` x ``relative``, computed here with NumPy from the batch."""
+    pred, gt, lq = _images(7)
+    noisy = nn.Module()
+    noisy.forward = lambda x: pred.float()  # a fixed output, whatever the input
+    batch = {"lq": lq.float(), "gt": gt.float(), "label": torch.tensor([0, 1, 2])}
+    loss, logs = RestoreObjective(pixel_loss="psnr", relative_weight=2.5)(batch, {"net": noisy})
+    p, g, q = pred.float().double().numpy(), gt.float().double().numpy(), lq.float().double().numpy()
+    mse, mse_in = ((p - g) ** 2).mean(axis=(1, 2, 3)), ((q - g) ** 2).mean(axis=(1, 2, 3))
+    expected = (10 * np.log10(mse)).mean() + 2.5 * (mse / mse_in).mean()
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert logs["relative_loss"].item() == pytest.approx((mse / mse_in).mean(), rel=1e-5)

@@ -110,9 +110,10 @@ class ObjectiveConfig:
     dense decoder that fills the holes, scored on every pixel). `pixel_loss` (restore only): ``l1``;
     ``psnr``, minus the mean per-image PSNR, which weighs every degradation type by its relative
     improvement rather than by the size of its error; or ``relative``, each image's squared error over
-    its input's, whose weights do not fade on an image the net makes worse; `l1_weight` adds that many times the L1 to the
-    ``psnr`` loss, so that the types with the largest errors (haze, low light), whose PSNR gradient is
-    the smallest, are not left behind. `psnr_cap_db`: the PSNR at which an image stops counting (the
+    its input's, whose weights do not fade on an image the net makes worse. `l1_weight` adds that many
+    times the L1 to the ``psnr`` loss, so that the types with the largest errors (haze, low light),
+    whose PSNR gradient is the smallest, are not left behind; `relative_weight` adds that many times
+    the ``relative`` loss to it, so that an image the net ruins keeps its weight. `psnr_cap_db`: the PSNR at which an image stops counting (the
     loss uses ``log10(mse + 10^(-cap/10))``), so that a clean image among the inputs, which a copy
     restores perfectly, cannot dominate the gradient with an unbounded score."""
 
@@ -128,6 +129,7 @@ class ObjectiveConfig:
     freq_weight: float = bounded(0.0, ge=0)
     pixel_loss: Literal["l1", "psnr", "relative"] = "l1"
     l1_weight: float = bounded(0.0, ge=0)
+    relative_weight: float = bounded(0.0, ge=0)
     psnr_cap_db: float = bounded(80.0, gt=0)
 
 

@@ -27,4 +27,6 @@ def build_objective(cfg: ObjectiveConfig):
             cfg.focal_gamma,
             cfg.mask_through,
         )
-    return RestoreObjective(cfg.freq_weight, cfg.pixel_loss, cfg.l1_weight, cfg.psnr_cap_db)
+    return RestoreObjective(
+        cfg.freq_weight, cfg.pixel_loss, cfg.l1_weight, cfg.psnr_cap_db, cfg.relative_weight
+    )

@@ -62,6 +62,7 @@ class RestoreObjective:
         pixel_loss: str = "l1",
         l1_weight: float = 0.0,
         psnr_cap_db: float = 80.0,
+        relative_weight: float = 0.0,
     ):
         if pixel_loss not in PIXEL_LOSSES:
             raise ValueError(f"pixel_loss must be one of {PIXEL_LOSSES}, got {pixel_loss!r}")
@@ -69,6 +70,7 @@ class RestoreObjective:
         self.pixel_loss = pixel_loss
         self.l1_weight = l1_weight
         self.psnr_cap_db = psnr_cap_db
+        self.relative_weight = relative_weight
 
     def __call__(self, batch: Dict, nets) -> Tuple[Tensor, Dict[str, Tensor]]:
         lq, gt = batch["lq"], batch["gt"]
@@ -80,6 +82,10 @@ class RestoreObjective:
             logs["psnr_loss"] = loss.detach()
             if self.l1_weight:
                 loss = loss + self.l1_weight * l1
+            if self.relative_weight:
+                relative = relative_mse_loss(out, gt, lq, self.psnr_cap_db)
+                loss = loss + self.relative_weight * relative
+                logs["relative_loss"] = relative.detach()
         elif self.pixel_loss == "relative":
             loss = relative_mse_loss(out, gt, lq, self.psnr_cap_db)
             logs["relative_loss"] = loss.detach()

@@ -113,9 +113,10 @@ class ObjectiveConfig:
     its input's, whose weights do not fade on an image the net makes worse. `l1_weight` adds that many
     times the L1 to the ``psnr`` loss, so that the types with the largest errors (haze, low light),
     whose PSNR gradient is the smallest, are not left behind; `relative_weight` adds that many times
-    the ``relative`` loss to it, so that an image the net ruins keeps its weight. `psnr_cap_db`: the PSNR at which an image stops counting (the
-    loss uses ``log10(mse + 10^(-cap/10))``), so that a clean image among the inputs, which a copy
-    restores perfectly, cannot dominate the gradient with an unbounded score."""
+    the ``relative`` loss to it, so that an image the net ruins keeps its weight. `psnr_cap_db`: the
+    PSNR at which an image stops counting (the loss uses ``log10(mse + 10^(-cap/10))``), so that a
+    clean image among the inputs, which a copy restores perfectly, cannot dominate the gradient with
+    an unbounded score; it also floors the input's error in ``relative``."""
 
     name: Literal["dcpt", "maskdcpt", "restore"] = "dcpt"
     cls_weight: float = bounded(1.0, ge=0)

@@ -4,9 +4,10 @@ The pixel loss is ``l1`` (mean absolute error over the batch) or ``psnr``: minus
 images of each image's PSNR in dB (NAFNet's own training loss). Why ``psnr`` for all-in-one training:
 an L1 over a batch is dominated by the images with the largest errors (haze and low light, 10-15 dB),
 so a net learns their global corrections first and may make mild degradations (rain, blur, 25 dB)
-worse than their inputs; in dB every image counts for its relative improvement, whatever its type. ``relative`` divides each
-image's squared error by its input's: the same weights as ``psnr`` at the start, but they do not fade
-on an image the net makes worse, so a net cannot buy gains elsewhere with a few ruined crops.
+worse than their inputs; in dB every image counts for its relative improvement, whatever its type.
+``relative`` divides each image's squared error by its input's: the same weights as ``psnr`` at the
+start, but they do not fade on an image the net makes worse, so a net cannot buy gains elsewhere with
+a few ruined crops (``relative_weight`` adds it to ``psnr`` for that purpose).
 
 The frequency term is ``freq_weight * mean |FFT2(net(lq)) - FFT2(gt)|`` over the real and imaginary
 parts (an orthonormal 2-D FFT per channel), which sharpens edges that a pixel L1 alone leaves soft.

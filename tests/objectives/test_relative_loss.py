@@ -36,13 +36,14 @@ def test_relative_loss_is_the_mean_ratio_of_output_to_input_squared_error():
 
 def test_relative_loss_keeps_an_image_s_weight_when_the_net_ruins_it_where_psnr_lets_it_fade():
     """d loss / d pred of image i is 2 (pred - gt) / (B n mse(lq_i)): it depends on the input's
-    error only. Make image 0's output ten times worse: under ``relative`` the gradient per unit of
-    error stays the same; under ``psnr`` it shrinks ten-thousandfold (1 / mse(pred))."""
+    error only. Take image 0's output from an error ten times below its input's to one ten times
+    above: under ``relative`` the gradient per unit of error stays the same; under ``psnr`` it
+    shrinks ten-thousandfold (1 / mse(pred))."""
     gt = torch.zeros(2, 3, 4, 4, dtype=torch.float64)
     lq = torch.full_like(gt, 0.1)  # both inputs at 20 dB
     small = torch.full_like(gt, 0.01)
     ruined = small.clone()
-    ruined[0] = 0.1 * 10  # image 0 made 10 x worse than its input
+    ruined[0] = 1.0  # image 0 ten times worse than its input
     n = 3 * 4 * 4
 
     def grads(loss_fn, pred):

@@ -101,10 +101,15 @@ def test_config_accepts_relative_and_names_the_choices_for_a_typo():
 def test_relative_weight_adds_that_many_relative_losses_to_the_psnr_loss():
     """``psnr`` plus `relative_weight` x ``relative``, computed here with NumPy from the batch."""
     pred, gt, lq = _images(7)
-    noisy = nn.Module()
-    noisy.forward = lambda x: pred.float()  # a fixed output, whatever the input
+
+    class FixedOutput(nn.Module):
+        """Returns `pred` whatever its input, so the loss is a function of known arrays."""
+
+        def forward(self, x):
+            return pred.float()
+
     batch = {"lq": lq.float(), "gt": gt.float(), "label": torch.tensor([0, 1, 2])}
-    loss, logs = RestoreObjective(pixel_loss="psnr", relative_weight=2.5)(batch, {"net": noisy})
+    loss, logs = RestoreObjective(pixel_loss="psnr", relative_weight=2.5)(batch, {"net": FixedOutput()})
     p, g, q = pred.float().double().numpy(), gt.float().double().numpy(), lq.float().double().numpy()
     mse, mse_in = ((p - g) ** 2).mean(axis=(1, 2, 3)), ((q - g) ** 2).mean(axis=(1, 2, 3))
     expected = (10 * np.log10(mse)).mean() + 2.5 * (mse / mse_in).mean()

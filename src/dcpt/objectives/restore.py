@@ -31,6 +31,11 @@ def fft_l1(pred: Tensor, target: Tensor) -> Tensor:
     return (fp - ft).abs().mean()
 
 
+def per_image_mse(pred: Tensor, target: Tensor) -> Tensor:
+    """Mean squared error of each image of a batch, in float32 (shape ``(B,)``)."""
+    return (pred.float() - target.float()).pow(2).flatten(1).mean(1)
+
+
 def relative_mse_loss(pred: Tensor, target: Tensor, lq: Tensor, cap_db: float = 80.0) -> Tensor:
     """Mean over images of ``mse(pred, target) / mse(lq, target)``: each image's error as a fraction
     of its input's. Unlike minus the PSNR, whose gradient ``1 / mse(pred)`` fades on an image the net
@@ -38,17 +43,14 @@ def relative_mse_loss(pred: Tensor, target: Tensor, lq: Tensor, cap_db: float = 
     so a mildly degraded crop turned into a catastrophe costs the most. The input's error is floored
     at ``10^(-cap/10)`` so that a clean input cannot blow the ratio up."""
     floor = 10.0 ** (-cap_db / 10.0)
-    mse = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
-    mse_in = (lq.float() - target.float()).pow(2).flatten(1).mean(1).clamp(min=floor)
-    return (mse / mse_in).mean()
+    return (per_image_mse(pred, target) / per_image_mse(lq, target).clamp(min=floor)).mean()
 
 
 def psnr_loss(pred: Tensor, target: Tensor, cap_db: float = 80.0) -> Tensor:
     """Minus the mean per-image PSNR (dB, peak 1), each image's PSNR bounded by about `cap_db`:
     ``log10(mse + 10^(-cap/10))`` is smooth, and the gradient of a near-perfect image stays finite."""
     eps = 10.0 ** (-cap_db / 10.0)
-    mse = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
-    return 10.0 * torch.log10(mse + eps).mean()
+    return 10.0 * torch.log10(per_image_mse(pred, target) + eps).mean()
 
 
 PIXEL_LOSSES = ("l1", "psnr", "relative")

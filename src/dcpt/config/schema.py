@@ -113,7 +113,8 @@ class ObjectiveConfig:
     its input's, whose weights do not fade on an image the net makes worse. `l1_weight` adds that many
     times the L1 to the ``psnr`` loss, so that the types with the largest errors (haze, low light),
     whose PSNR gradient is the smallest, are not left behind; `relative_weight` adds that many times
-    the ``relative`` loss to it, so that an image the net ruins keeps its weight. `psnr_cap_db`: the
+    the ``relative`` loss to it, so that an image the net ruins keeps its weight; `ssim_weight` adds that
+    many times ``1 - SSIM`` to any pixel loss, so that structure counts, not only the mean. `psnr_cap_db`: the
     PSNR at which an image stops counting (the loss uses ``log10(mse + 10^(-cap/10))``), so that a
     clean image among the inputs, which a copy restores perfectly, cannot dominate the gradient with
     an unbounded score; it also floors the input's error in ``relative``."""
@@ -131,6 +132,7 @@ class ObjectiveConfig:
     pixel_loss: Literal["l1", "psnr", "relative"] = "l1"
     l1_weight: float = bounded(0.0, ge=0)
     relative_weight: float = bounded(0.0, ge=0)
+    ssim_weight: float = bounded(0.0, ge=0)
     psnr_cap_db: float = bounded(80.0, gt=0)
 
 

@@ -38,10 +38,12 @@ def ssim(a: ImageLike, b: ImageLike, crop_border: int = 0, y_channel: bool = Fal
             f"ssim: images must be at least {WINDOW_SIZE} x {WINDOW_SIZE} after cropping, got "
             f"{x.shape[-2]} x {x.shape[-1]}"
         )
-    return _ssim_batch(x, y)
+    return ssim_of_batches(x, y)
 
 
-def _ssim_batch(x: Tensor, y: Tensor) -> Tensor:
+def ssim_of_batches(x: Tensor, y: Tensor) -> Tensor:
+    """SSIM of each pair of images of two ``(B, C, H, W)`` batches on the 0-255 scale, with no rounding
+    and no checks, in their own dtype: differentiable, so that a loss can use the metric itself."""
     batch, channels = x.shape[:2]
     stats = torch.cat([x, y, x * x, y * y, x * y], dim=1)
     mu_x, mu_y, xx, yy, xy = _blur_valid(stats).split(channels, dim=1)

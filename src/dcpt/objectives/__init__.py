@@ -28,5 +28,5 @@ def build_objective(cfg: ObjectiveConfig):
             cfg.mask_through,
         )
     return RestoreObjective(
-        cfg.freq_weight, cfg.pixel_loss, cfg.l1_weight, cfg.psnr_cap_db, cfg.relative_weight
+        cfg.freq_weight, cfg.pixel_loss, cfg.l1_weight, cfg.psnr_cap_db, cfg.relative_weight, cfg.ssim_weight
     )

@@ -7,7 +7,9 @@ so a net learns their global corrections first and may make mild degradations (r
 worse than their inputs; in dB every image counts for its relative improvement, whatever its type.
 ``relative`` divides each image's squared error by its input's: the same weights as ``psnr`` at the
 start, but they do not fade on an image the net makes worse, so a net cannot buy gains elsewhere with
-a few ruined crops (``relative_weight`` adds it to ``psnr`` for that purpose).
+a few ruined crops (``relative_weight`` adds it to ``psnr`` for that purpose). ``ssim_weight`` adds
+that many times ``1 - SSIM`` (the reported metric, differentiable), because a PSNR loss is content to
+dehaze a crop's mean while smoothing its structure away, which lowers its SSIM below its input's.
 
 The frequency term is ``freq_weight * mean |FFT2(net(lq)) - FFT2(gt)|`` over the real and imaginary
 parts (an orthonormal 2-D FFT per channel), which sharpens edges that a pixel L1 alone leaves soft.
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..metrics import psnr
+from ..metrics.ssim import ssim_of_batches
 
 
 def fft_l1(pred: Tensor, target: Tensor) -> Tensor:
@@ -53,6 +56,12 @@ def psnr_loss(pred: Tensor, target: Tensor, cap_db: float = 80.0) -> Tensor:
     return 10.0 * torch.log10(per_image_mse(pred, target) + eps).mean()
 
 
+def ssim_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """``1 - mean SSIM`` of the batch (the metric's window and constants, on the 0-255 scale, float32,
+    unrounded): 0 for a perfect output, and it falls only where local structure comes back."""
+    return 1.0 - ssim_of_batches(pred.float() * 255.0, target.float() * 255.0).mean()
+
+
 PIXEL_LOSSES = ("l1", "psnr", "relative")
 
 
@@ -66,6 +75,7 @@ class RestoreObjective:
         l1_weight: float = 0.0,
         psnr_cap_db: float = 80.0,
         relative_weight: float = 0.0,
+        ssim_weight: float = 0.0,
     ):
         if pixel_loss not in PIXEL_LOSSES:
             raise ValueError(f"pixel_loss must be one of {PIXEL_LOSSES}, got {pixel_loss!r}")
@@ -74,6 +84,7 @@ class RestoreObjective:
         self.l1_weight = l1_weight
         self.psnr_cap_db = psnr_cap_db
         self.relative_weight = relative_weight
+        self.ssim_weight = ssim_weight
 
     def __call__(self, batch: Dict, nets) -> Tuple[Tensor, Dict[str, Tensor]]:
         lq, gt = batch["lq"], batch["gt"]
@@ -94,6 +105,10 @@ class RestoreObjective:
             logs["relative_loss"] = loss.detach()
         else:
             loss = l1
+        if self.ssim_weight:
+            structure = ssim_loss(out, gt)
+            loss = loss + self.ssim_weight * structure
+            logs["ssim_loss"] = structure.detach()
         if self.freq_weight:
             freq = fft_l1(out, gt)
             loss = loss + self.freq_weight * freq

@@ -1,6 +1,7 @@
 """Make the demo's shipped fine-tuned nets from the committed recipe, the way a maintainer refreshes them.
 
-For each initialisation (scratch, the shipped DCPT and MaskDCPT checkpoints) and each fine-tuning seed
+For each initialisation (scratch, the shipped DCPT and MaskDCPT checkpoints named by
+``dcpt.demo.run.PRETRAINING``) and each fine-tuning seed
 it runs ``dcpt finetune configs/demo-finetune-shipped.yaml`` into ``<work>/<arm>-seed<S>`` (resuming
 an interrupted run, reusing a finished one), several runs at a time, one torch thread each; then it
 writes each run's EMA net as fp16 to ``src/dcpt/assets/demo/finetuned/nafnet-tiny-<arm>-seed<S>``
@@ -35,7 +36,9 @@ def finetune(arm: str, seed: int, work: Path) -> Path:
     cmd = [sys.executable, "-m", "dcpt", "finetune", str(RECIPE), "--out", str(run)]
     cmd += ["--set", f"train.seed={seed}", "--set", f"data.seed={seed}", "--set", "train.device=cpu"]
     if arm != "scratch":
-        cmd += ["--init", str(ASSETS / f"nafnet-tiny-{arm}.safetensors")]
+        from dcpt.demo.run import init_checkpoint
+
+        cmd += ["--init", str(init_checkpoint(arm))]
     if (run / "last.pt").is_file():
         cmd.append("--resume")
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")

@@ -18,6 +18,11 @@ from ..fileio import check_output_folder
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "demo"
 PRETRAINED = ("dcpt", "maskdcpt")
+PRETRAINING = {"dcpt": "dcpt", "maskdcpt": "maskdcpt-release"}
+"""The shipped pre-training each initialisation starts from: ``nafnet-tiny-<name>.safetensors``, made
+by ``configs/demo-pretrain-<name>.yaml``. MaskDCPT's is the release's masking; fine-tuned with the
+shipped recipe, dcpt's own masking (``maskdcpt``, still shipped for the studies and the app) left the
+blurred crops worse than their inputs (docs/experiments.md, section 10)."""
 MODELS = ("scratch",) + PRETRAINED
 LIVE_STEPS = 300
 QUICK_LIVE_STEPS = 40
@@ -46,13 +51,19 @@ class DemoOptions:
         return QUICK_LIVE_STEPS if self.quick else LIVE_STEPS
 
 
-def shipped_checkpoint(objective: str) -> Path:
-    return ASSETS / f"nafnet-tiny-{objective}.safetensors"
+def shipped_checkpoint(name: str) -> Path:
+    """``assets/demo/nafnet-tiny-<name>.safetensors``, `name` a `PRETRAINING` value or ``maskdcpt``."""
+    return ASSETS / f"nafnet-tiny-{name}.safetensors"
+
+
+def init_checkpoint(model: str) -> Path:
+    """The shipped pre-trained checkpoint that initialisation `model` (``dcpt``, ``maskdcpt``) starts from."""
+    return shipped_checkpoint(PRETRAINING[model])
 
 
 def demo_config_path(kind: str) -> Path:
-    """``finetune-shipped``, ``finetune``, ``pretrain-dcpt`` or ``pretrain-maskdcpt``: a shipped copy
-    of ``configs/demo-<kind>.yaml``."""
+    """``finetune-shipped``, ``finetune`` or ``pretrain-<name>`` (`name` as in `shipped_checkpoint`):
+    a shipped copy of ``configs/demo-<kind>.yaml``."""
     return ASSETS / f"demo-{kind}.yaml"
 
 
@@ -70,7 +81,7 @@ def _check(options: DemoOptions) -> None:
     check_output_folder(options.out)
     if not options.pretrain:
         for objective in PRETRAINED:
-            path = shipped_checkpoint(objective)
+            path = init_checkpoint(objective)
             if not path.is_file():
                 raise DcptError(
                     f"the shipped checkpoint {path} is missing; run `dcpt demo --pretrain` to make it afresh"
@@ -111,7 +122,7 @@ def _seed_overrides(seed: int) -> List[str]:
 def pretrain_checkpoints(options: DemoOptions, log) -> Dict[str, Path]:
     """The DCPT and MaskDCPT checkpoints: the shipped ones, or made afresh under ``out/pretrain-*``."""
     if not options.pretrain:
-        return {objective: shipped_checkpoint(objective) for objective in PRETRAINED}
+        return {objective: init_checkpoint(objective) for objective in PRETRAINED}
     steps = (
         QUICK_PRETRAIN_STEPS if options.quick and options.pretrain_steps is None else options.pretrain_steps
     )
@@ -120,7 +131,10 @@ def pretrain_checkpoints(options: DemoOptions, log) -> Dict[str, Path]:
         overrides = _seed_overrides(options.seed) + ([f"train.steps={steps}"] if steps else [])
         log(f"pre-training nafnet-tiny with {objective}")
         paths[objective] = _train(
-            _config(f"pretrain-{objective}", overrides), options.out / f"pretrain-{objective}", False, log
+            _config(f"pretrain-{PRETRAINING[objective]}", overrides),
+            options.out / f"pretrain-{objective}",
+            False,
+            log,
         )
     return paths
 

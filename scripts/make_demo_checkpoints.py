@@ -4,8 +4,8 @@ For each pre-training (DCPT; MaskDCPT with dcpt's own masking, the studies' and 
 with the release's masking, the demo's) it runs ``dcpt pretrain configs/demo-pretrain-<name>.yaml``
 into ``<work>/demo-pretrain-<name>`` (resuming an interrupted run), then writes the exported EMA
 net and its classifier to ``src/dcpt/assets/demo/nafnet-tiny-<name>.safetensors`` with fp16
-tensors (half the size; loading casts back to fp32), and copies the config next to it so that
-``dcpt demo --pretrain`` redoes exactly this pre-training.
+tensors (half the size; loading casts back to fp32), and copies the config next to it, which
+``dcpt demo --pretrain`` runs for the pre-trainings named by ``dcpt.demo.run.PRETRAINING``.
 
     .venv/bin/python scripts/make_demo_checkpoints.py            # all three, one after the other
     .venv/bin/python scripts/make_demo_checkpoints.py --only dcpt  # e.g. one per core, in parallel

@@ -20,6 +20,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "src" / "dcpt" / "assets" / "demo"
@@ -27,24 +28,62 @@ RECIPE = ROOT / "configs" / "demo-finetune-shipped.yaml"
 ARMS = ("scratch", "dcpt", "maskdcpt")
 
 
+def _init(arm: str) -> Optional[Path]:
+    """The shipped pre-trained checkpoint `arm` starts from (None: scratch)."""
+    from dcpt.demo.run import init_checkpoint
+
+    return None if arm == "scratch" else init_checkpoint(arm)
+
+
+def _check_same_init(run: Path, init: Optional[Path]) -> None:
+    """Stop, rather than reuse or resume `run`, if it started from other weights than `init` (a run
+    left over from an earlier shipped pre-training would otherwise be shipped again)."""
+    import torch
+    import yaml
+    from safetensors.torch import load_file
+
+    if not (run / "config.yaml").is_file():
+        return
+    recorded = (yaml.safe_load((run / "config.yaml").read_text()).get("init") or {}).get("checkpoint")
+    path = (
+        None
+        if recorded is None
+        else (ROOT / recorded if not Path(recorded).is_absolute() else Path(recorded))
+    )
+    if path is None and init is None:
+        return
+    if path is not None and init is not None and path.is_file():
+        ours, theirs = load_file(str(init)), load_file(str(path))
+        if ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours):
+            return
+    sys.exit(
+        f"{run} was fine-tuned from {recorded or 'scratch'}, not {init or 'scratch'}; delete it to start afresh"
+    )
+
+
 def finetune(arm: str, seed: int, work: Path) -> Path:
     """Run (or resume, or reuse) one fine-tuning; returns its final.safetensors."""
     run = work / f"{arm}-seed{seed}"
     final = run / "final.safetensors"
+    init = _init(arm)
+    _check_same_init(run, init)
     if final.is_file():
         return final
     cmd = [sys.executable, "-m", "dcpt", "finetune", str(RECIPE), "--out", str(run)]
     cmd += ["--set", f"train.seed={seed}", "--set", f"data.seed={seed}", "--set", "train.device=cpu"]
-    if arm != "scratch":
-        from dcpt.demo.run import init_checkpoint
-
-        cmd += ["--init", str(init_checkpoint(arm))]
+    if init is not None:
+        cmd += ["--init", str(init)]
     if (run / "last.pt").is_file():
         cmd.append("--resume")
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     with open(work / f"{arm}-seed{seed}.log", "a") as log:
         subprocess.run(cmd, check=True, env=env, stdout=log, stderr=subprocess.STDOUT)
     return final
+
+
+def _init_name(arm: str) -> str:
+    init = _init(arm)
+    return "no pre-training" if init is None else init.name
 
 
 def ship(arm: str, seed: int, final: Path) -> Path:
@@ -60,7 +99,8 @@ def ship(arm: str, seed: int, final: Path) -> Path:
         out,
         dtype=torch.float16,
         step=bundle.meta.get("step", 0),
-        source=f"configs/demo-finetune-shipped.yaml, seed {seed}, init {arm}, via scripts/make_demo_models.py",
+        source=f"configs/demo-finetune-shipped.yaml, seed {seed}, init {arm} ({_init_name(arm)}), "
+        "via scripts/make_demo_models.py",
     )
     return out
 

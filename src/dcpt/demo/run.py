@@ -17,12 +17,12 @@ from ..errors import ConfigError, DcptError
 from ..fileio import check_output_folder
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "demo"
-PRETRAINED = ("dcpt", "maskdcpt")
 PRETRAINING = {"dcpt": "dcpt", "maskdcpt": "maskdcpt-release"}
 """The shipped pre-training each initialisation starts from: ``nafnet-tiny-<name>.safetensors``, made
 by ``configs/demo-pretrain-<name>.yaml``. MaskDCPT's is the release's masking; fine-tuned with the
 shipped recipe, dcpt's own masking (``maskdcpt``, still shipped for the studies and the app) left the
 blurred crops worse than their inputs (docs/experiments.md, section 10)."""
+PRETRAINED = tuple(PRETRAINING)
 MODELS = ("scratch",) + PRETRAINED
 LIVE_STEPS = 300
 QUICK_LIVE_STEPS = 40

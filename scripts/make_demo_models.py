@@ -45,15 +45,10 @@ def _check_same_init(run: Path, init: Optional[Path]) -> None:
     if not (run / "config.yaml").is_file():
         return
     recorded = (yaml.safe_load((run / "config.yaml").read_text()).get("init") or {}).get("checkpoint")
-    path = (
-        None
-        if recorded is None
-        else (ROOT / recorded if not Path(recorded).is_absolute() else Path(recorded))
-    )
-    if path is None and init is None:
+    if recorded is None and init is None:
         return
-    if path is not None and init is not None and path.is_file():
-        ours, theirs = load_file(str(init)), load_file(str(path))
+    if recorded is not None and init is not None and (ROOT / recorded).is_file():  # `/` keeps absolute paths
+        ours, theirs = load_file(str(init)), load_file(str(ROOT / recorded))
         if ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours):
             return
     sys.exit(
@@ -81,11 +76,6 @@ def finetune(arm: str, seed: int, work: Path) -> Path:
     return final
 
 
-def _init_name(arm: str) -> str:
-    init = _init(arm)
-    return "no pre-training" if init is None else init.name
-
-
 def ship(arm: str, seed: int, final: Path) -> Path:
     """The EMA net of `final` as fp16 in the package assets (no classifier: fine-tuning drops it)."""
     import torch
@@ -93,13 +83,14 @@ def ship(arm: str, seed: int, final: Path) -> Path:
     from dcpt.models.checkpoint import load_bundle, save_checkpoint
 
     bundle = load_bundle(final)
+    init = _init(arm)
     out = ASSETS / "finetuned" / f"nafnet-tiny-{arm}-seed{seed}.safetensors"
     save_checkpoint(
         bundle.net,
         out,
         dtype=torch.float16,
         step=bundle.meta.get("step", 0),
-        source=f"configs/demo-finetune-shipped.yaml, seed {seed}, init {arm} ({_init_name(arm)}), "
+        source=f"configs/demo-finetune-shipped.yaml, seed {seed}, init {arm} ({init.name if init else 'no pre-training'}), "
         "via scripts/make_demo_models.py",
     )
     return out
